@@ -1,0 +1,230 @@
+#include <string.h>
+
+#include "otc/frame-decryptor.h"
+
+typedef enum
+{
+  STREAM_NEW,                   /* nothing decided yet */
+  STREAM_DECRYPTING,
+  STREAM_MISMATCHED,
+} StreamState;
+
+typedef struct
+{
+  gboolean in_use;
+  gboolean authenticated;       /* at least one frame ever verified */
+  guint64 kid;
+  guint64 last_use;
+  StreamState state;
+  OtcReplayWindow window;
+} Stream;
+
+struct _OtcFrameDecryptor
+{
+  OtcCipherSuite suite;
+  OtcSecretKey *current;
+  OtcSecretKey *previous;
+  gint64 previous_until;
+  gint64 grace_us;
+  OtcKeyCache *keys;
+  Stream *streams;
+  guint max_streams;
+  guint n_streams;
+  guint64 clock;
+};
+
+OtcFrameDecryptor *
+otc_frame_decryptor_new (OtcCipherSuite suite, guint max_streams,
+    guint key_cache_capacity)
+{
+  OtcFrameDecryptor *dec;
+
+  g_return_val_if_fail (otc_cipher_suite_get_info (suite) != NULL, NULL);
+  dec = g_new0 (OtcFrameDecryptor, 1);
+  dec->suite = suite;
+  dec->grace_us = OTC_DECRYPTOR_DEFAULT_GRACE_US;
+  dec->max_streams = max_streams ? max_streams :
+      OTC_DECRYPTOR_DEFAULT_MAX_STREAMS;
+  dec->streams = g_new0 (Stream, dec->max_streams);
+  dec->keys = otc_key_cache_new (suite, key_cache_capacity ?
+      key_cache_capacity : OTC_KEY_CACHE_DEFAULT_CAPACITY);
+  return dec;
+}
+
+void
+otc_frame_decryptor_free (OtcFrameDecryptor * dec)
+{
+  if (dec == NULL)
+    return;
+  otc_key_cache_free (dec->keys);
+  otc_secret_key_unref (dec->current);
+  otc_secret_key_unref (dec->previous);
+  g_free (dec->streams);
+  g_free (dec);
+}
+
+static void
+drop_previous (OtcFrameDecryptor * dec)
+{
+  if (dec->previous == NULL)
+    return;
+  otc_key_cache_forget_secret (dec->keys,
+      otc_secret_key_get_id (dec->previous));
+  otc_secret_key_unref (dec->previous);
+  dec->previous = NULL;
+}
+
+void
+otc_frame_decryptor_set_secret_key (OtcFrameDecryptor * dec,
+    OtcSecretKey * sk, gint64 now_us)
+{
+  if (sk == dec->current)
+    return;
+  drop_previous (dec);
+  dec->previous = dec->current;
+  dec->previous_until = now_us + dec->grace_us;
+  dec->current = sk ? otc_secret_key_ref (sk) : NULL;
+}
+
+void
+otc_frame_decryptor_set_grace_period (OtcFrameDecryptor * dec,
+    gint64 grace_us)
+{
+  dec->grace_us = grace_us;
+}
+
+gboolean
+otc_frame_decryptor_has_secret (const OtcFrameDecryptor * dec)
+{
+  return dec->current != NULL;
+}
+
+OtcCipherSuite
+otc_frame_decryptor_get_suite (const OtcFrameDecryptor * dec)
+{
+  return dec->suite;
+}
+
+guint
+otc_frame_decryptor_get_n_streams (const OtcFrameDecryptor * dec)
+{
+  return dec->n_streams;
+}
+
+/* The stream for @kid, made on first sight. When the table is full a KID
+ * that never authenticated goes first, so that a flood of forged KIDs does
+ * not push out the replay windows of real streams. */
+/* Is @a a better slot to reuse than @b? Free slots first, then KIDs that
+ * never authenticated (so that a flood of forged KIDs cannot push out the
+ * replay windows of real streams), then the least recently used. */
+static gboolean
+better_victim (const Stream * a, const Stream * b)
+{
+  if (b == NULL)
+    return TRUE;
+  if (!b->in_use)
+    return FALSE;
+  if (!a->in_use)
+    return TRUE;
+  if (a->authenticated != b->authenticated)
+    return !a->authenticated;
+  return a->last_use < b->last_use;
+}
+
+/* The stream for @kid, made on first sight. */
+static Stream *
+get_stream (OtcFrameDecryptor * dec, guint64 kid, gboolean * created)
+{
+  Stream *victim = NULL;
+  guint i;
+
+  *created = FALSE;
+  for (i = 0; i < dec->max_streams; i++) {
+    Stream *s = &dec->streams[i];
+
+    if (s->in_use && s->kid == kid) {
+      s->last_use = ++dec->clock;
+      return s;
+    }
+    if (better_victim (s, victim))
+      victim = s;
+  }
+
+  if (!victim->in_use)
+    dec->n_streams++;
+  memset (victim, 0, sizeof (*victim));
+  victim->in_use = TRUE;
+  victim->kid = kid;
+  victim->state = STREAM_NEW;
+  victim->last_use = ++dec->clock;
+  otc_replay_window_init (&victim->window);
+  *created = TRUE;
+  return victim;
+}
+
+static OtcFrameStatus
+try_secret (OtcFrameDecryptor * dec, OtcSecretKey * sk, const guint8 * data,
+    const OtcFrameInfo * info, guint8 * out)
+{
+  OtcFrameKey *key = otc_key_cache_lookup (dec->keys, sk, info->kid, NULL);
+
+  if (key == NULL)
+    return OTC_FRAME_INTERNAL_ERROR;
+  return otc_frame_unprotect (key, data, info, out);
+}
+
+void
+otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec, const guint8 * data,
+    gsize len, guint8 * out, gsize out_size, gint64 now_us,
+    OtcUnprotectResult * res)
+{
+  OtcFrameInfo info;
+  Stream *stream;
+  OtcFrameStatus status;
+
+  memset (res, 0, sizeof (*res));
+  if (!otc_frame_parse (dec->suite, data, len, &info)) {
+    res->status = OTC_FRAME_MALFORMED;
+    return;
+  }
+  res->kid_known = TRUE;
+  res->kid = info.kid;
+  res->ctr = info.ctr;
+
+  if (out_size < OTC_FRAME_INFO_PLAIN_SIZE (&info)) {
+    res->status = OTC_FRAME_INTERNAL_ERROR;
+    return;
+  }
+  if (dec->previous != NULL && now_us >= dec->previous_until)
+    drop_previous (dec);
+  if (dec->current == NULL && dec->previous == NULL) {
+    res->status = OTC_FRAME_NO_SECRET;
+    return;
+  }
+
+  stream = get_stream (dec, info.kid, &res->first_for_kid);
+  if (!otc_replay_window_check (&stream->window, info.ctr)) {
+    res->status = OTC_FRAME_REPLAYED;
+    return;
+  }
+
+  status = OTC_FRAME_AUTH_FAILED;
+  if (dec->current != NULL)
+    status = try_secret (dec, dec->current, data, &info, out);
+  if (status == OTC_FRAME_AUTH_FAILED && dec->previous != NULL)
+    status = try_secret (dec, dec->previous, data, &info, out);
+  res->status = status;
+
+  if (status == OTC_FRAME_OK) {
+    otc_replay_window_accept (&stream->window, info.ctr);
+    stream->authenticated = TRUE;
+    if (stream->state == STREAM_MISMATCHED)
+      res->event = OTC_STREAM_EVENT_MATCH;
+    stream->state = STREAM_DECRYPTING;
+    res->out_len = OTC_FRAME_INFO_PLAIN_SIZE (&info);
+  } else if (status == OTC_FRAME_AUTH_FAILED) {
+    if (stream->state != STREAM_MISMATCHED)
+      res->event = OTC_STREAM_EVENT_MISMATCH;
+    stream->state = STREAM_MISMATCHED;
+  }
+}

@@ -1,0 +1,57 @@
+/* The receiver side (format page, section 6): the current secret and,
+ * during a change, the previous one for a grace period; a bounded key cache
+ * and a bounded table of streams (per KID: replay window and whether the
+ * stream is decrypting or mismatched). Not thread-safe. */
+#pragma once
+
+#include <otc/key-cache.h>
+#include <otc/replay-window.h>
+
+G_BEGIN_DECLS
+
+#define OTC_DECRYPTOR_DEFAULT_MAX_STREAMS 64
+/* How long the previous secret is still tried after a change. */
+#define OTC_DECRYPTOR_DEFAULT_GRACE_US (10 * G_USEC_PER_SEC)
+
+typedef struct _OtcFrameDecryptor OtcFrameDecryptor;
+
+typedef enum
+{
+  OTC_STREAM_EVENT_NONE = 0,
+  OTC_STREAM_EVENT_MISMATCH,    /* the stream turned to failing */
+  OTC_STREAM_EVENT_MATCH,       /* it decrypts again after a mismatch */
+} OtcStreamEvent;
+
+typedef struct
+{
+  OtcFrameStatus status;
+  gboolean kid_known;           /* FALSE when the header was unreadable */
+  guint64 kid;
+  guint64 ctr;
+  gsize out_len;                /* plain frame length when status is OK */
+  OtcStreamEvent event;         /* a state change of stream @kid */
+  gboolean first_for_kid;       /* this KID had no stream entry before */
+} OtcUnprotectResult;
+
+OtcFrameDecryptor *otc_frame_decryptor_new (OtcCipherSuite suite,
+    guint max_streams, guint key_cache_capacity);
+void otc_frame_decryptor_free (OtcFrameDecryptor * dec);
+
+/* Makes @sk current (NULL: no secret). The key it replaces stays usable
+ * until @now_us + grace. */
+void otc_frame_decryptor_set_secret_key (OtcFrameDecryptor * dec,
+    OtcSecretKey * sk, gint64 now_us);
+void otc_frame_decryptor_set_grace_period (OtcFrameDecryptor * dec,
+    gint64 grace_us);
+gboolean otc_frame_decryptor_has_secret (const OtcFrameDecryptor * dec);
+OtcCipherSuite otc_frame_decryptor_get_suite (const OtcFrameDecryptor * dec);
+guint otc_frame_decryptor_get_n_streams (const OtcFrameDecryptor * dec);
+
+/* Unprotects one frame into @out (at least @len bytes suffice). Never
+ * outputs anything unless status is OTC_FRAME_OK. No heap allocation in
+ * steady state (a new KID derives and caches a key). */
+void otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec,
+    const guint8 * data, gsize len, guint8 * out, gsize out_size,
+    gint64 now_us, OtcUnprotectResult * result);
+
+G_END_DECLS

@@ -1,0 +1,572 @@
+/**
+ * SECTION:element-otcdecrypt
+ * @title: otcdecrypt
+ *
+ * Decrypts OTC-E2EE v1 frames between the RTP depayloader and the decoder.
+ * Only frames that authenticate leave it, byte-identical to what the
+ * sender's encoder produced. Per stream (key id) it posts
+ * `otc-encryption-secret-mismatch` once when frames stop decrypting and
+ * `otc-encryption-secret-match` once when they decrypt again; then, for
+ * video, it drops delta frames and asks upstream for a key frame (every
+ * 400 ms) until one arrives, so the decoder never shows garbage.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 udpsrc port=5004 caps="application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96" \
+ *     ! rtpvp8depay ! otcdecrypt encryption-secret-file=secret.txt ! vp8dec ! autovideosink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/video/video.h>
+#include <otc/e2ee.h>
+
+#include "gstotce2eeelements.h"
+#include "gstotcdecrypt.h"
+#include "gstotcmessages.h"
+#include "gstotcsecretholder.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_otc_decrypt_debug);
+#define GST_CAT_DEFAULT gst_otc_decrypt_debug
+
+#define DEFAULT_SESSION_ID ""
+#define DEFAULT_CIPHER_SUITE OTC_CIPHER_SUITE_DEFAULT
+#define KEYFRAME_REQUEST_INTERVAL_US (400 * G_TIME_SPAN_MILLISECOND)
+/* Mismatch reports for new key ids; a flood of forged KIDs is counted. */
+#define MAX_NEW_STREAM_REPORTS_PER_SECOND 8
+
+enum
+{
+  PROP_0,
+  PROP_ENCRYPTION_SECRET,
+  PROP_ENCRYPTION_SECRET_FILE,
+  PROP_SESSION_ID,
+  PROP_CIPHER_SUITE,
+  PROP_STATS,
+};
+
+struct _GstOtcDecrypt
+{
+  GstBaseTransform parent;
+
+  GstOtcSecretHolder secret;
+  GstOtcPendingMessage pending;
+  OtcCipherSuite suite;         /* property, under the object lock */
+
+  /* streaming state */
+  OtcFrameDecryptor *decryptor;
+  OtcCodec codec;
+  gint key_serial;
+  gboolean missing_posted;
+  gboolean unsupported_posted;
+  gboolean awaiting_keyframe;
+  gint64 last_keyframe_request;
+  GstOtcRateLimit error_limit;
+  gint64 new_stream_window_start;
+  guint new_stream_reports;
+
+  /* statistics, under the object lock */
+  guint64 frames_in;
+  guint64 frames_out;
+  guint64 bytes_in;
+  guint64 bytes_out;
+  guint64 auth_failures;
+  guint64 malformed;
+  guint64 replayed;
+  guint64 internal_errors;
+  guint64 dropped_no_secret;
+  guint64 dropped_awaiting_keyframe;
+  guint64 keyframe_requests;
+  guint64 mismatches;
+  guint64 matches;
+  guint64 reports_suppressed;
+};
+
+#define CAPS "video/x-vp8; audio/x-opus"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
+
+#define gst_otc_decrypt_parent_class parent_class
+G_DEFINE_TYPE (GstOtcDecrypt, gst_otc_decrypt, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (otcdecrypt, "otcdecrypt", GST_RANK_NONE,
+    GST_TYPE_OTC_DECRYPT);
+
+static void
+gst_otc_decrypt_set_secret (GstOtcDecrypt * self, const gchar * secret,
+    gboolean from_file)
+{
+  GError *error = NULL;
+  gboolean ok;
+
+  if (from_file)
+    ok = gst_otc_secret_holder_set_secret_from_file (&self->secret, secret,
+        &error);
+  else
+    ok = gst_otc_secret_holder_set_secret (&self->secret, secret, &error);
+  if (!ok) {
+    gst_otc_report_invalid_secret (GST_ELEMENT (self), &self->pending, error);
+    g_error_free (error);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  self->missing_posted = FALSE;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static GstStructure *
+gst_otc_decrypt_get_stats (GstOtcDecrypt * self)
+{
+  GstStructure *s;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new ("application/x-otc-decrypt-stats",
+      "frames-in", G_TYPE_UINT64, self->frames_in,
+      "frames-out", G_TYPE_UINT64, self->frames_out,
+      "bytes-in", G_TYPE_UINT64, self->bytes_in,
+      "bytes-out", G_TYPE_UINT64, self->bytes_out,
+      "frames-auth-failed", G_TYPE_UINT64, self->auth_failures,
+      "frames-malformed", G_TYPE_UINT64, self->malformed,
+      "frames-replayed", G_TYPE_UINT64, self->replayed,
+      "frames-internal-error", G_TYPE_UINT64, self->internal_errors,
+      "frames-dropped-no-secret", G_TYPE_UINT64, self->dropped_no_secret,
+      "frames-dropped-awaiting-keyframe", G_TYPE_UINT64,
+      self->dropped_awaiting_keyframe,
+      "keyframe-requests", G_TYPE_UINT64, self->keyframe_requests,
+      "mismatches", G_TYPE_UINT64, self->mismatches,
+      "matches", G_TYPE_UINT64, self->matches,
+      "reports-suppressed", G_TYPE_UINT64, self->reports_suppressed,
+      "streams", G_TYPE_UINT, self->decryptor ?
+      otc_frame_decryptor_get_n_streams (self->decryptor) : 0,
+      "cipher-suite", G_TYPE_STRING,
+      otc_cipher_suite_get_info (self->suite)->nick, NULL);
+  GST_OBJECT_UNLOCK (self);
+  return s;
+}
+
+static void
+gst_otc_decrypt_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (object);
+
+  switch (prop_id) {
+    case PROP_ENCRYPTION_SECRET:
+      gst_otc_decrypt_set_secret (self, g_value_get_string (value), FALSE);
+      break;
+    case PROP_ENCRYPTION_SECRET_FILE:
+      gst_otc_decrypt_set_secret (self, g_value_get_string (value), TRUE);
+      break;
+    case PROP_SESSION_ID:
+      gst_otc_secret_holder_set_session_id (&self->secret,
+          g_value_get_string (value));
+      break;
+    case PROP_CIPHER_SUITE:
+      GST_OBJECT_LOCK (self);
+      self->suite = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_otc_decrypt_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (object);
+
+  switch (prop_id) {
+    case PROP_SESSION_ID:
+      g_value_take_string (value,
+          gst_otc_secret_holder_dup_session_id (&self->secret));
+      break;
+    case PROP_CIPHER_SUITE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_enum (value, self->suite);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (value, gst_otc_decrypt_get_stats (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static gboolean
+gst_otc_decrypt_start (GstBaseTransform * trans)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+  GError *error = NULL;
+
+  if (!gst_otc_secret_holder_start (&self->secret, &error)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+        ("Could not derive the decryption key"), ("%s", error->message));
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_OBJECT_LOCK (self);
+  self->decryptor = otc_frame_decryptor_new (self->suite, 0, 0);
+  self->key_serial = -1;
+  self->missing_posted = FALSE;
+  self->unsupported_posted = FALSE;
+  self->awaiting_keyframe = FALSE;
+  self->error_limit.last_us = 0;
+  self->error_limit.suppressed = 0;
+  self->new_stream_window_start = 0;
+  self->new_stream_reports = 0;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_otc_decrypt_stop (GstBaseTransform * trans)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+
+  gst_otc_secret_holder_stop (&self->secret);
+  GST_OBJECT_LOCK (self);
+  otc_frame_decryptor_free (self->decryptor);
+  self->decryptor = NULL;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_otc_decrypt_accept_caps (GstBaseTransform * trans,
+    GstPadDirection direction, GstCaps * caps)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+  gboolean ok;
+
+  ok = GST_BASE_TRANSFORM_CLASS (parent_class)->accept_caps (trans,
+      direction, caps);
+  if (!ok && direction == GST_PAD_SINK && !gst_caps_is_empty (caps)
+      && otc_codec_from_media_type (gst_structure_get_name
+          (gst_caps_get_structure (caps, 0))) == OTC_CODEC_UNKNOWN) {
+    gboolean post;
+
+    GST_OBJECT_LOCK (self);
+    post = !self->unsupported_posted;
+    self->unsupported_posted = TRUE;
+    GST_OBJECT_UNLOCK (self);
+    if (post) {
+      gchar *text = g_strdup_printf ("otcdecrypt handles VP8 and Opus, not %s",
+          gst_structure_get_name (gst_caps_get_structure (caps, 0)));
+
+      GST_WARNING_OBJECT (self, "%s", text);
+      gst_otc_message_post (GST_ELEMENT (self),
+          gst_otc_message_new (GST_OTC_MSG_DECRYPTION_UNSUPPORTED_CODEC,
+              OTC_E2EE_ERROR_DECRYPTION_UNSUPPORTED_CODEC, text));
+      g_free (text);
+    }
+  }
+  return ok;
+}
+
+static gboolean
+gst_otc_decrypt_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+
+  self->codec = otc_codec_from_media_type (gst_structure_get_name
+      (gst_caps_get_structure (incaps, 0)));
+  return self->codec != OTC_CODEC_UNKNOWN;
+}
+
+static gboolean
+gst_otc_decrypt_transform_size (GstBaseTransform * trans,
+    GstPadDirection direction, GstCaps * caps, gsize size,
+    GstCaps * othercaps, gsize * othersize)
+{
+  /* a plain frame is never longer than its protected form */
+  *othersize = direction == GST_PAD_SINK ? size :
+      size + OTC_FRAME_MAX_OVERHEAD;
+  return TRUE;
+}
+
+static void
+gst_otc_decrypt_update_key (GstOtcDecrypt * self, gint64 now)
+{
+  gboolean changed;
+  OtcSecretKey *key;
+
+  key = gst_otc_secret_holder_poll_key (&self->secret, &self->key_serial,
+      &changed);
+  if (!changed)
+    return;
+  GST_OBJECT_LOCK (self);
+  otc_frame_decryptor_set_secret_key (self->decryptor, key, now);
+  GST_OBJECT_UNLOCK (self);
+  GST_DEBUG_OBJECT (self, "Secret key updated");
+  otc_secret_key_unref (key);
+}
+
+static void
+gst_otc_decrypt_request_keyframe (GstOtcDecrypt * self, gint64 now)
+{
+  GST_DEBUG_OBJECT (self, "Requesting a key frame");
+  self->last_keyframe_request = now;
+  GST_OBJECT_LOCK (self);
+  self->keyframe_requests++;
+  GST_OBJECT_UNLOCK (self);
+  gst_pad_push_event (GST_BASE_TRANSFORM_SINK_PAD (self),
+      gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+          TRUE, 0));
+}
+
+/* Mismatch reports for KIDs seen for the first time are limited, so that
+ * forged KIDs cannot flood the bus; known streams always report. */
+static gboolean
+gst_otc_decrypt_allow_report (GstOtcDecrypt * self,
+    const OtcUnprotectResult * res, gint64 now)
+{
+  if (!res->first_for_kid)
+    return TRUE;
+  if (now - self->new_stream_window_start >= G_USEC_PER_SEC) {
+    self->new_stream_window_start = now;
+    self->new_stream_reports = 0;
+  }
+  return ++self->new_stream_reports <= MAX_NEW_STREAM_REPORTS_PER_SECOND;
+}
+
+static void
+gst_otc_decrypt_report_internal (GstOtcDecrypt * self,
+    const OtcUnprotectResult * res, gint64 now)
+{
+  GstStructure *s;
+  guint64 count;
+
+  if (!gst_otc_rate_limit_allow (&self->error_limit, now, &count))
+    return;
+  s = gst_otc_message_new (GST_OTC_MSG_DECRYPTION_INTERNAL,
+      OTC_E2EE_ERROR_DECRYPTION_INTERNAL,
+      res->status == OTC_FRAME_MALFORMED ?
+      "Malformed frames were dropped" :
+      "The crypto library failed while decrypting");
+  gst_structure_set (s, "reason", G_TYPE_STRING,
+      otc_frame_status_name (res->status), "count", G_TYPE_UINT64, count,
+      NULL);
+  if (res->kid_known)
+    gst_otc_message_set_key_id (s, res->kid);
+  gst_otc_message_post (GST_ELEMENT (self), s);
+}
+
+static GstFlowReturn
+gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
+    GstBuffer * outbuf)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+  OtcUnprotectResult res;
+  GstMapInfo in, out;
+  gint64 now = g_get_monotonic_time ();
+  gboolean keyframe = FALSE, drop_delta = FALSE, post_missing = FALSE;
+
+  gst_otc_decrypt_update_key (self, now);
+
+  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
+    return GST_FLOW_ERROR;
+  if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE)) {
+    gst_buffer_unmap (inbuf, &in);
+    return GST_FLOW_ERROR;
+  }
+  otc_frame_decryptor_unprotect (self->decryptor, in.data, in.size,
+      out.data, out.size, now, &res);
+  if (res.status == OTC_FRAME_OK && self->codec == OTC_CODEC_VP8)
+    keyframe = res.out_len > 0 && (out.data[0] & 0x1) == 0;
+  gst_buffer_unmap (outbuf, &out);
+  gst_buffer_unmap (inbuf, &in);
+
+  if (res.status == OTC_FRAME_OK && self->awaiting_keyframe) {
+    if (keyframe)
+      self->awaiting_keyframe = FALSE;
+    else
+      drop_delta = TRUE;
+  }
+
+  GST_OBJECT_LOCK (self);
+  self->frames_in++;
+  self->bytes_in += in.size;
+  switch (res.status) {
+    case OTC_FRAME_OK:
+      if (drop_delta) {
+        self->dropped_awaiting_keyframe++;
+      } else {
+        self->frames_out++;
+        self->bytes_out += res.out_len;
+      }
+      break;
+    case OTC_FRAME_AUTH_FAILED:
+      self->auth_failures++;
+      break;
+    case OTC_FRAME_MALFORMED:
+      self->malformed++;
+      break;
+    case OTC_FRAME_REPLAYED:
+      self->replayed++;
+      break;
+    case OTC_FRAME_NO_SECRET:
+      self->dropped_no_secret++;
+      post_missing = !self->missing_posted;
+      self->missing_posted = TRUE;
+      break;
+    case OTC_FRAME_INTERNAL_ERROR:
+      self->internal_errors++;
+      break;
+  }
+  if (res.event == OTC_STREAM_EVENT_MISMATCH)
+    self->mismatches++;
+  else if (res.event == OTC_STREAM_EVENT_MATCH)
+    self->matches++;
+  GST_OBJECT_UNLOCK (self);
+
+  if (post_missing) {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("No decryption secret set: frames are dropped until one is"),
+        (NULL));
+    gst_otc_message_post (GST_ELEMENT (self),
+        gst_otc_message_new (GST_OTC_MSG_SECRET_MISSING,
+            OTC_E2EE_ERROR_ENCRYPTION_SECRET_MISSING,
+            "No encryption secret is set: frames are dropped"));
+  }
+
+  if (res.event == OTC_STREAM_EVENT_MISMATCH) {
+    GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " does not decrypt",
+        res.kid);
+    if (gst_otc_decrypt_allow_report (self, &res, now)) {
+      GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MISMATCH,
+          OTC_E2EE_ERROR_ENCRYPTION_SECRET_MISMATCH,
+          "Frames do not decrypt with the encryption secret set here");
+      gst_otc_message_set_key_id (s, res.kid);
+      gst_otc_message_post (GST_ELEMENT (self), s);
+    } else {
+      GST_OBJECT_LOCK (self);
+      self->reports_suppressed++;
+      GST_OBJECT_UNLOCK (self);
+    }
+  } else if (res.event == OTC_STREAM_EVENT_MATCH) {
+    GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MATCH, 0,
+        "Frames decrypt again");
+
+    GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " decrypts again",
+        res.kid);
+    gst_otc_message_set_key_id (s, res.kid);
+    gst_otc_message_post (GST_ELEMENT (self), s);
+    if (self->codec == OTC_CODEC_VP8 && !keyframe) {
+      /* The decoder missed frames: hold deltas until a key frame. */
+      self->awaiting_keyframe = TRUE;
+      drop_delta = TRUE;
+      gst_otc_decrypt_request_keyframe (self, now);
+    }
+  }
+
+  if (self->awaiting_keyframe
+      && now - self->last_keyframe_request >= KEYFRAME_REQUEST_INTERVAL_US)
+    gst_otc_decrypt_request_keyframe (self, now);
+
+  if (res.status == OTC_FRAME_MALFORMED
+      || res.status == OTC_FRAME_INTERNAL_ERROR)
+    gst_otc_decrypt_report_internal (self, &res, now);
+
+  if (res.status != OTC_FRAME_OK || drop_delta)
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  gst_buffer_set_size (outbuf, res.out_len);
+  return GST_FLOW_OK;
+}
+
+static GstStateChangeReturn
+gst_otc_decrypt_change_state (GstElement * element, GstStateChange transition)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (element);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    gst_otc_flush_pending (element, &self->pending);
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+}
+
+static void
+gst_otc_decrypt_finalize (GObject * object)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (object);
+
+  gst_otc_secret_holder_clear (&self->secret);
+  if (self->pending.pending)
+    gst_structure_free (self->pending.pending);
+  otc_frame_decryptor_free (self->decryptor);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_otc_decrypt_init (GstOtcDecrypt * self)
+{
+  gst_otc_secret_holder_init (&self->secret, GST_ELEMENT (self));
+  self->suite = DEFAULT_CIPHER_SUITE;
+}
+
+static void
+gst_otc_decrypt_class_init (GstOtcDecryptClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_otc_decrypt_debug, "otcdecrypt", 0,
+      "otc end-to-end decryption");
+
+  gobject_class->set_property = gst_otc_decrypt_set_property;
+  gobject_class->get_property = gst_otc_decrypt_get_property;
+  gobject_class->finalize = gst_otc_decrypt_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_ENCRYPTION_SECRET,
+      g_param_spec_string ("encryption-secret", "Encryption secret",
+          GST_OTC_SECRET_BLURB, NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ENCRYPTION_SECRET_FILE,
+      g_param_spec_string ("encryption-secret-file", "Encryption secret file",
+          GST_OTC_SECRET_FILE_BLURB, NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_SESSION_ID,
+      g_param_spec_string ("session-id", "Session id",
+          GST_OTC_SESSION_ID_BLURB, DEFAULT_SESSION_ID,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CIPHER_SUITE,
+      g_param_spec_enum ("cipher-suite", "Cipher suite",
+          "The SFrame cipher suite; every participant must use the same",
+          GST_TYPE_OTC_CIPHER_SUITE, DEFAULT_CIPHER_SUITE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "Frames in and out, drops by cause, mismatch/match counts",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "otc end-to-end decryptor", "Filter/Network/Decryption",
+      "Decrypts OTC-E2EE v1 (SFrame) VP8/Opus frames and reports secret "
+      "mismatches", "otc developers");
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_otc_decrypt_change_state);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_otc_decrypt_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_otc_decrypt_stop);
+  trans_class->accept_caps = GST_DEBUG_FUNCPTR (gst_otc_decrypt_accept_caps);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_otc_decrypt_set_caps);
+  trans_class->transform_size =
+      GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform_size);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform);
+  trans_class->passthrough_on_same_caps = FALSE;
+}

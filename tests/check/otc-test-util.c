@@ -1,0 +1,173 @@
+#include <string.h>
+
+#include "otc-test-util.h"
+
+JsonNode *
+otc_test_load_vectors (const gchar * name)
+{
+  const gchar *dir = g_getenv ("OTC_SHARED_DIR");
+  gchar *path, *text, *quoted;
+  GError *error = NULL;
+  JsonParser *parser;
+  JsonNode *root;
+  GRegex *re;
+
+  fail_unless (dir != NULL, "OTC_SHARED_DIR is not set");
+  path = g_build_filename (dir, "testvectors", name, NULL);
+  if (!g_file_get_contents (path, &text, NULL, &error))
+    fail ("Cannot read %s: %s", path, error->message);
+
+  /* json-glib reads integers as gint64; quote kid/ctr to keep 2^64-1. */
+  re = g_regex_new ("\"(kid|ctr)\"(\\s*):(\\s*)([0-9]+)", 0, 0, NULL);
+  quoted = g_regex_replace (re, text, -1, 0, "\"\\1\"\\2:\\3\"\\4\"", 0,
+      NULL);
+  g_regex_unref (re);
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, quoted, -1, &error))
+    fail ("Cannot parse %s: %s", path, error->message);
+  root = json_node_copy (json_parser_get_root (parser));
+  g_object_unref (parser);
+  g_free (quoted);
+  g_free (text);
+  g_free (path);
+  return root;
+}
+
+guint64
+otc_test_get_u64 (JsonObject * o, const gchar * member)
+{
+  JsonNode *node = json_object_get_member (o, member);
+  guint64 v = 0;
+
+  fail_unless (node != NULL, "missing member %s", member);
+  if (json_node_get_value_type (node) == G_TYPE_STRING) {
+    fail_unless (g_ascii_string_to_unsigned (json_node_get_string (node), 10,
+            0, G_MAXUINT64, &v, NULL));
+  } else {
+    gint64 i = json_node_get_int (node);
+    fail_unless (i >= 0);
+    v = (guint64) i;
+  }
+  return v;
+}
+
+guint8 *
+otc_test_get_hex (JsonObject * o, const gchar * member, gsize * len)
+{
+  const gchar *hex = json_object_get_string_member (o, member);
+  gsize n, i;
+  guint8 *out;
+
+  fail_unless (hex != NULL, "missing member %s", member);
+  n = strlen (hex);
+  fail_unless (n % 2 == 0);
+  out = g_malloc (n / 2 + 1);
+  for (i = 0; i < n / 2; i++) {
+    gint hi = g_ascii_xdigit_value (hex[2 * i]);
+    gint lo = g_ascii_xdigit_value (hex[2 * i + 1]);
+    fail_unless (hi >= 0 && lo >= 0);
+    out[i] = (guint8) (hi << 4 | lo);
+  }
+  *len = n / 2;
+  return out;
+}
+
+gchar *
+otc_test_to_hex (const guint8 * data, gsize len)
+{
+  GString *s = g_string_sized_new (len * 2);
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    g_string_append_printf (s, "%02x", data[i]);
+  return g_string_free (s, FALSE);
+}
+
+static GHashTable *sk_cache;
+
+OtcSecretKey *
+otc_test_secret_key (const gchar * secret, const gchar * session_id)
+{
+  gchar *k = g_strconcat (secret, "\x01", session_id ? session_id : "", NULL);
+  OtcSecretKey *sk;
+
+  if (sk_cache == NULL)
+    sk_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) otc_secret_key_unref);
+  sk = g_hash_table_lookup (sk_cache, k);
+  if (sk == NULL) {
+    GError *error = NULL;
+
+    sk = otc_secret_key_derive (secret, session_id, &error);
+    fail_unless (sk != NULL, "derive: %s", error ? error->message : "?");
+    g_hash_table_insert (sk_cache, k, sk);
+  } else {
+    g_free (k);
+  }
+  return otc_secret_key_ref (sk);
+}
+
+guint
+otc_test_count_messages (GstBus * bus, const gchar * name, GList ** out)
+{
+  GstMessage *msg;
+  guint n = 0;
+  GList *kept = NULL;
+
+  while ((msg = gst_bus_pop (bus)) != NULL) {
+    const GstStructure *s = gst_message_get_structure (msg);
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT && s != NULL
+        && gst_structure_has_name (s, name)) {
+      n++;
+      if (out)
+        *out = g_list_append (*out, gst_structure_copy (s));
+    } else {
+      kept = g_list_append (kept, msg);
+      continue;
+    }
+    gst_message_unref (msg);
+  }
+  /* put the others back, in order */
+  for (GList * l = kept; l; l = l->next)
+    gst_bus_post (bus, l->data);
+  g_list_free (kept);
+  return n;
+}
+
+GstStructure *
+otc_test_wait_message (GstBus * bus, const gchar * name, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * 1000;
+
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    GstMessage *msg;
+
+    if (left <= 0)
+      return NULL;
+    msg = gst_bus_timed_pop_filtered (bus, left * 1000, GST_MESSAGE_ELEMENT);
+    if (msg == NULL)
+      return NULL;
+    if (gst_structure_has_name (gst_message_get_structure (msg), name)) {
+      GstStructure *s = gst_structure_copy (gst_message_get_structure (msg));
+      gst_message_unref (msg);
+      return s;
+    }
+    gst_message_unref (msg);
+  }
+}
+
+guint64
+otc_test_stats_u64 (GstElement * element, const gchar * field)
+{
+  GstStructure *stats = NULL;
+  guint64 v = 0;
+
+  g_object_get (element, "stats", &stats, NULL);
+  fail_unless (stats != NULL);
+  fail_unless (gst_structure_get_uint64 (stats, field, &v), "no %s", field);
+  gst_structure_free (stats);
+  return v;
+}

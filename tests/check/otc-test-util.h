@@ -1,0 +1,33 @@
+/* Helpers shared by otc's tests. */
+#pragma once
+
+#include <gst/check/gstcheck.h>
+#include <json-glib/json-glib.h>
+#include <otc/e2ee.h>
+
+G_BEGIN_DECLS
+
+/* Parses ../shared/testvectors/@name. 64-bit "kid" and "ctr" values are
+ * kept exact: they are read from the JSON text as strings. */
+JsonNode *otc_test_load_vectors (const gchar * name);
+guint64 otc_test_get_u64 (JsonObject * o, const gchar * member);
+/* Hex member decoded; *len receives its length. */
+guint8 *otc_test_get_hex (JsonObject * o, const gchar * member, gsize * len);
+gchar *otc_test_to_hex (const guint8 * data, gsize len);
+
+/* SK for (secret, session id), derived once per test process. */
+OtcSecretKey *otc_test_secret_key (const gchar * secret,
+    const gchar * session_id);
+
+/* Pops every element message named @name from @bus (non-blocking). */
+guint otc_test_count_messages (GstBus * bus, const gchar * name,
+    GList ** structures);
+
+/* Waits up to @timeout_ms for an element message named @name; returns its
+ * structure (a copy) or NULL. Other messages are dropped. */
+GstStructure *otc_test_wait_message (GstBus * bus, const gchar * name,
+    guint timeout_ms);
+
+guint64 otc_test_stats_u64 (GstElement * element, const gchar * field);
+
+G_END_DECLS
