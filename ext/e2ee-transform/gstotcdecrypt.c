@@ -140,6 +140,8 @@ gst_otc_decrypt_get_stats (GstOtcDecrypt * self)
       "mismatches", G_TYPE_UINT64, self->mismatches,
       "matches", G_TYPE_UINT64, self->matches,
       "reports-suppressed", G_TYPE_UINT64, self->reports_suppressed,
+      "secret-pending", G_TYPE_BOOLEAN,
+      gst_otc_secret_holder_is_pending (&self->secret),
       "streams", G_TYPE_UINT, self->decryptor ?
       otc_frame_decryptor_get_n_streams (self->decryptor) : 0,
       "cipher-suite", G_TYPE_STRING,
@@ -417,7 +419,6 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     case OTC_FRAME_NO_SECRET:
       self->dropped_no_secret++;
       post_missing = !self->missing_posted;
-      self->missing_posted = TRUE;
       break;
     case OTC_FRAME_INTERNAL_ERROR:
       self->internal_errors++;
@@ -429,6 +430,15 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     self->matches++;
   GST_OBJECT_UNLOCK (self);
 
+  /* A secret whose key is still being derived is not missing. */
+  if (post_missing && !gst_otc_secret_holder_has_secret (&self->secret)) {
+    GST_OBJECT_LOCK (self);
+    post_missing = !self->missing_posted;
+    self->missing_posted = TRUE;
+    GST_OBJECT_UNLOCK (self);
+  } else {
+    post_missing = FALSE;
+  }
   if (post_missing) {
     GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
         ("No decryption secret set: frames are dropped until one is"),

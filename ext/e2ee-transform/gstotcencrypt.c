@@ -127,6 +127,8 @@ gst_otc_encrypt_get_stats (GstOtcEncrypt * self)
       "frames-dropped-no-secret", G_TYPE_UINT64, self->dropped_no_secret,
       "frames-dropped-error", G_TYPE_UINT64, self->dropped_errors,
       "secret-changes", G_TYPE_UINT, self->secret_changes,
+      "secret-pending", G_TYPE_BOOLEAN,
+      gst_otc_secret_holder_is_pending (&self->secret),
       "cipher-suite", G_TYPE_STRING, info->nick, NULL);
   if (self->encryptor != NULL) {
     gst_structure_set (s,
@@ -359,11 +361,15 @@ gst_otc_encrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
   gst_otc_encrypt_update_key (self);
 
   if (!otc_frame_encryptor_has_secret (self->encryptor)) {
+    /* A secret whose key is still being derived is not missing. */
+    gboolean has_secret = gst_otc_secret_holder_has_secret (&self->secret);
+
     GST_OBJECT_LOCK (self);
     self->frames_in++;
     self->dropped_no_secret++;
-    post_missing = !self->missing_posted;
-    self->missing_posted = TRUE;
+    post_missing = !has_secret && !self->missing_posted;
+    if (post_missing)
+      self->missing_posted = TRUE;
     GST_OBJECT_UNLOCK (self);
     if (post_missing) {
       GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,

@@ -202,6 +202,18 @@ gst_otc_secret_holder_has_secret (GstOtcSecretHolder * holder)
 }
 
 gboolean
+gst_otc_secret_holder_is_pending (GstOtcSecretHolder * holder)
+{
+  gboolean pending;
+
+  g_mutex_lock (&holder->lock);
+  pending = holder->secret != NULL
+      && (holder->key == NULL || holder->key_generation != holder->generation);
+  g_mutex_unlock (&holder->lock);
+  return pending;
+}
+
+gboolean
 gst_otc_secret_holder_start (GstOtcSecretHolder * holder, GError ** error)
 {
   gchar *secret = NULL, *session_id = NULL;

@@ -39,6 +39,8 @@ void gst_otc_secret_holder_set_session_id (GstOtcSecretHolder * holder,
     const gchar * session_id);
 gchar *gst_otc_secret_holder_dup_session_id (GstOtcSecretHolder * holder);
 gboolean gst_otc_secret_holder_has_secret (GstOtcSecretHolder * holder);
+/* TRUE while the key of the latest secret is still being derived. */
+gboolean gst_otc_secret_holder_is_pending (GstOtcSecretHolder * holder);
 
 /* READY->PAUSED: derives a pending key before returning. */
 gboolean gst_otc_secret_holder_start (GstOtcSecretHolder * holder,

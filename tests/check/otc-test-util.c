@@ -171,3 +171,112 @@ otc_test_stats_u64 (GstElement * element, const gchar * field)
   gst_structure_free (stats);
   return v;
 }
+
+static GstPadProbeReturn
+collect_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  g_ptr_array_add (user_data, gst_buffer_ref (GST_PAD_PROBE_INFO_BUFFER (info)));
+  return GST_PAD_PROBE_OK;
+}
+
+GPtrArray *
+otc_test_collect_buffers (const gchar * description)
+{
+  gchar *desc = g_strdup_printf ("%s ! fakesink name=otc_collect sync=false",
+      description);
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  GPtrArray *out = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) gst_buffer_unref);
+  GstElement *sink;
+  GstPad *pad;
+  GstMessage *msg;
+
+  fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "otc_collect");
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, collect_probe, out, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
+      120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "timeout running %s", desc);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    GError *err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    fail ("%s: %s", desc, err->message);
+  }
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  g_free (desc);
+  return out;
+}
+
+GPtrArray *
+otc_test_protect_all (GPtrArray * frames, OtcCodec codec,
+    const gchar * secret, const gchar * session_id, guint64 kid,
+    guint64 first_ctr)
+{
+  OtcSecretKey *sk = otc_test_secret_key (secret, session_id);
+  OtcFrameEncryptor *enc = otc_frame_encryptor_new (OTC_CIPHER_SUITE_DEFAULT,
+      kid, first_ctr);
+  GPtrArray *out = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) gst_buffer_unref);
+  guint i;
+
+  fail_unless (otc_frame_encryptor_set_secret_key (enc, sk, NULL));
+  for (i = 0; i < frames->len; i++) {
+    GstBuffer *in = g_ptr_array_index (frames, i), *p;
+    GstMapInfo map;
+    guint8 *data;
+    guint clear_len;
+    gssize n;
+
+    gst_buffer_map (in, &map, GST_MAP_READ);
+    fail_unless (otc_codec_clear_length (codec, map.data, map.size,
+            &clear_len, NULL));
+    data = g_malloc (map.size + OTC_FRAME_MAX_OVERHEAD);
+    n = otc_frame_encryptor_protect (enc, map.data, map.size, clear_len, data,
+        map.size + OTC_FRAME_MAX_OVERHEAD, NULL);
+    fail_unless (n > 0);
+    gst_buffer_unmap (in, &map);
+    p = gst_buffer_new_wrapped (data, n);
+    GST_BUFFER_PTS (p) = GST_BUFFER_PTS (in);
+    GST_BUFFER_DURATION (p) = GST_BUFFER_DURATION (in);
+    g_ptr_array_add (out, p);
+  }
+  otc_frame_encryptor_free (enc);
+  otc_secret_key_unref (sk);
+  return out;
+}
+
+gboolean
+otc_test_vp8_is_keyframe (GstBuffer * buf)
+{
+  guint8 b = 1;
+
+  gst_buffer_extract (buf, 0, &b, 1);
+  return (b & 1) == 0;
+}
+
+void
+otc_test_wait_key_ready (GstElement * element)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  for (;;) {
+    GstStructure *stats = NULL;
+    gboolean pending = TRUE;
+
+    g_object_get (element, "stats", &stats, NULL);
+    gst_structure_get_boolean (stats, "secret-pending", &pending);
+    gst_structure_free (stats);
+    if (!pending)
+      return;
+    fail_unless (g_get_monotonic_time () < deadline, "key never derived");
+    g_usleep (2000);            /* polling a condition, bounded above */
+  }
+}

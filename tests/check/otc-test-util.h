@@ -2,6 +2,10 @@
 #pragma once
 
 #include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 #include <json-glib/json-glib.h>
 #include <otc/e2ee.h>
 
@@ -30,4 +34,25 @@ GstStructure *otc_test_wait_message (GstBus * bus, const gchar * name,
 
 guint64 otc_test_stats_u64 (GstElement * element, const gchar * field);
 
+G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* Runs "@description ! fakesink" to EOS and returns what reached the sink
+ * (GstBuffer refs); fails the test on a bus error. */
+GPtrArray *otc_test_collect_buffers (const gchar * description);
+
+/* Protects @frames with a library encryptor as otcencrypt would, using the
+ * codec's clear length. */
+GPtrArray *otc_test_protect_all (GPtrArray * frames, OtcCodec codec,
+    const gchar * secret, const gchar * session_id, guint64 kid,
+    guint64 first_ctr);
+
+gboolean otc_test_vp8_is_keyframe (GstBuffer * buf);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* Waits (bounded) until the element's stats say its key is derived. */
+void otc_test_wait_key_ready (GstElement * element);
 G_END_DECLS
