@@ -149,7 +149,8 @@ otc_vp8_clear_length (const guint8 * frame, gsize len, guint * clear_len,
         OTC_E2EE_ERROR_ENCRYPTION_UNSUPPORTED_CODEC,
         "VP8 frames with %u token partitions cannot be encrypted: rtpvp8pay "
         "reads the partition size table behind the first partition, which "
-        "would have to stay in the clear. Set vp8enc token-partitions=0",
+        "would have to stay in the clear. Use one token partition (vp8enc "
+        "token-partitions=1, the default)",
         1u << partitions_log2);
     return FALSE;
   }
