@@ -111,9 +111,6 @@ otc_frame_decryptor_get_n_streams (const OtcFrameDecryptor * dec)
   return dec->n_streams;
 }
 
-/* The stream for @kid, made on first sight. When the table is full a KID
- * that never authenticated goes first, so that a flood of forged KIDs does
- * not push out the replay windows of real streams. */
 /* Is @a a better slot to reuse than @b? Free slots first, then KIDs that
  * never authenticated (so that a flood of forged KIDs cannot push out the
  * replay windows of real streams), then the least recently used. */
@@ -129,6 +126,18 @@ better_victim (const Stream * a, const Stream * b)
   if (a->authenticated != b->authenticated)
     return !a->authenticated;
   return a->last_use < b->last_use;
+}
+
+static Stream *
+find_stream (OtcFrameDecryptor * dec, guint64 kid)
+{
+  guint i;
+
+  for (i = 0; i < dec->max_streams; i++) {
+    if (dec->streams[i].in_use && dec->streams[i].kid == kid)
+      return &dec->streams[i];
+  }
+  return NULL;
 }
 
 /* The stream for @kid, made on first sight. */
@@ -178,6 +187,26 @@ otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec, const guint8 * data,
     gsize len, guint8 * out, gsize out_size, gint64 now_us,
     OtcUnprotectResult * res)
 {
+  otc_frame_decryptor_unprotect_full (dec, data, len, out, out_size, now_us,
+      0, res);
+}
+
+OtcStreamEvent
+otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec, guint64 kid)
+{
+  Stream *stream = find_stream (dec, kid);
+
+  if (stream == NULL || stream->state == STREAM_MISMATCHED)
+    return OTC_STREAM_EVENT_NONE;
+  stream->state = STREAM_MISMATCHED;
+  return OTC_STREAM_EVENT_MISMATCH;
+}
+
+void
+otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
+    const guint8 * data, gsize len, guint8 * out, gsize out_size,
+    gint64 now_us, OtcUnprotectFlags flags, OtcUnprotectResult * res)
+{
   OtcFrameInfo info;
   Stream *stream;
   OtcFrameStatus status;
@@ -203,6 +232,7 @@ otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec, const guint8 * data,
   }
 
   stream = get_stream (dec, info.kid, &res->first_for_kid);
+  res->was_mismatched = stream->state == STREAM_MISMATCHED;
   if (!otc_replay_window_check (&stream->window, info.ctr)) {
     res->status = OTC_FRAME_REPLAYED;
     return;
@@ -222,7 +252,8 @@ otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec, const guint8 * data,
       res->event = OTC_STREAM_EVENT_MATCH;
     stream->state = STREAM_DECRYPTING;
     res->out_len = OTC_FRAME_INFO_PLAIN_SIZE (&info);
-  } else if (status == OTC_FRAME_AUTH_FAILED) {
+  } else if (status == OTC_FRAME_AUTH_FAILED
+      && !(flags & OTC_UNPROTECT_DEFER_MISMATCH)) {
     if (stream->state != STREAM_MISMATCHED)
       res->event = OTC_STREAM_EVENT_MISMATCH;
     stream->state = STREAM_MISMATCHED;

@@ -36,6 +36,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_otc_decrypt_debug);
 #define KEYFRAME_REQUEST_INTERVAL_US (400 * G_TIME_SPAN_MILLISECOND)
 /* Mismatch reports for new key ids; a flood of forged KIDs is counted. */
 #define MAX_NEW_STREAM_REPORTS_PER_SECOND 8
+#define DEFAULT_MISMATCH_DELAY 1000
+/* Frames held at most, whatever the delay (about 10 s of 30 fps video). */
+#define MAX_HELD 300
+/* While a new key is still being derived, held frames wait this much more. */
+#define MAX_EXTRA_HOLD_US (5 * G_USEC_PER_SEC)
 
 enum
 {
@@ -44,8 +49,23 @@ enum
   PROP_ENCRYPTION_SECRET_FILE,
   PROP_SESSION_ID,
   PROP_CIPHER_SUITE,
+  PROP_MISMATCH_DELAY,
   PROP_STATS,
 };
+
+typedef struct
+{
+  GstBuffer *buffer;
+  gint64 arrival;
+  guint64 kid;
+} HeldFrame;
+
+static void
+held_frame_free (HeldFrame * f)
+{
+  gst_buffer_unref (f->buffer);
+  g_free (f);
+}
 
 struct _GstOtcDecrypt
 {
@@ -53,7 +73,8 @@ struct _GstOtcDecrypt
 
   GstOtcSecretHolder secret;
   GstOtcPendingMessage pending;
-  OtcCipherSuite suite;         /* property, under the object lock */
+  OtcCipherSuite suite;         /* properties, under the object lock */
+  guint hold_time_ms;
 
   /* streaming state */
   OtcFrameDecryptor *decryptor;
@@ -64,6 +85,8 @@ struct _GstOtcDecrypt
   gboolean awaiting_keyframe;
   gint64 last_keyframe_request;
   GstOtcRateLimit error_limit;
+  GQueue held;                  /* of HeldFrame, oldest first */
+  gint64 hold_us;
   gint64 new_stream_window_start;
   guint new_stream_reports;
 
@@ -82,6 +105,8 @@ struct _GstOtcDecrypt
   guint64 mismatches;
   guint64 matches;
   guint64 reports_suppressed;
+  guint64 recovered;
+  guint64 n_held;               /* mirrors the length of @held */
 };
 
 #define CAPS "video/x-vp8; audio/x-opus"
@@ -140,6 +165,8 @@ gst_otc_decrypt_get_stats (GstOtcDecrypt * self)
       "mismatches", G_TYPE_UINT64, self->mismatches,
       "matches", G_TYPE_UINT64, self->matches,
       "reports-suppressed", G_TYPE_UINT64, self->reports_suppressed,
+      "frames-held", G_TYPE_UINT64, self->n_held,
+      "frames-recovered", G_TYPE_UINT64, self->recovered,
       "secret-pending", G_TYPE_BOOLEAN,
       gst_otc_secret_holder_is_pending (&self->secret),
       "streams", G_TYPE_UINT, self->decryptor ?
@@ -172,6 +199,11 @@ gst_otc_decrypt_set_property (GObject * object, guint prop_id,
       self->suite = g_value_get_enum (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_MISMATCH_DELAY:
+      GST_OBJECT_LOCK (self);
+      self->hold_time_ms = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -192,6 +224,11 @@ gst_otc_decrypt_get_property (GObject * object, guint prop_id,
     case PROP_CIPHER_SUITE:
       GST_OBJECT_LOCK (self);
       g_value_set_enum (value, self->suite);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MISMATCH_DELAY:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->hold_time_ms);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_STATS:
@@ -235,7 +272,9 @@ gst_otc_decrypt_stop (GstBaseTransform * trans)
   GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
 
   gst_otc_secret_holder_stop (&self->secret);
+  g_queue_clear_full (&self->held, (GDestroyNotify) held_frame_free);
   GST_OBJECT_LOCK (self);
+  self->n_held = 0;
   otc_frame_decryptor_free (self->decryptor);
   self->decryptor = NULL;
   GST_OBJECT_UNLOCK (self);
@@ -296,7 +335,7 @@ gst_otc_decrypt_transform_size (GstBaseTransform * trans,
   return TRUE;
 }
 
-static void
+static gboolean
 gst_otc_decrypt_update_key (GstOtcDecrypt * self, gint64 now)
 {
   gboolean changed;
@@ -305,12 +344,13 @@ gst_otc_decrypt_update_key (GstOtcDecrypt * self, gint64 now)
   key = gst_otc_secret_holder_poll_key (&self->secret, &self->key_serial,
       &changed);
   if (!changed)
-    return;
+    return FALSE;
   GST_OBJECT_LOCK (self);
   otc_frame_decryptor_set_secret_key (self->decryptor, key, now);
   GST_OBJECT_UNLOCK (self);
   GST_DEBUG_OBJECT (self, "Secret key updated");
   otc_secret_key_unref (key);
+  return TRUE;
 }
 
 static void
@@ -363,30 +403,104 @@ gst_otc_decrypt_report_internal (GstOtcDecrypt * self,
   gst_otc_message_post (GST_ELEMENT (self), s);
 }
 
-static GstFlowReturn
-gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
-    GstBuffer * outbuf)
+/* Frames that fail to authenticate are held for a while before the
+ * stream is declared mismatched: during a secret change the sender may
+ * switch keys before this side has derived (or even been given) the new
+ * secret, and those frames decrypt once it has. */
+static void
+gst_otc_decrypt_post_mismatch (GstOtcDecrypt * self, guint64 kid,
+    gboolean first_for_kid, gint64 now)
 {
-  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+  OtcUnprotectResult r = { 0 };
+
+  r.first_for_kid = first_for_kid;
+  GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " does not decrypt", kid);
+  GST_OBJECT_LOCK (self);
+  self->mismatches++;
+  GST_OBJECT_UNLOCK (self);
+  if (gst_otc_decrypt_allow_report (self, &r, now)) {
+    GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MISMATCH,
+        OTC_E2EE_ERROR_ENCRYPTION_SECRET_MISMATCH,
+        "Frames do not decrypt with the encryption secret set here");
+    gst_otc_message_set_key_id (s, kid);
+    gst_otc_message_post (GST_ELEMENT (self), s);
+  } else {
+    GST_OBJECT_LOCK (self);
+    self->reports_suppressed++;
+    GST_OBJECT_UNLOCK (self);
+  }
+}
+
+/* Drops held frames; with @declare, their streams turn mismatched. Only
+ * frames of @kid when @only_kid. */
+static void
+gst_otc_decrypt_drop_held (GstOtcDecrypt * self, gboolean declare,
+    gboolean only_kid, guint64 kid, gint64 now)
+{
+  GList *l = self->held.head;
+
+  while (l != NULL) {
+    GList *next = l->next;
+    HeldFrame *f = l->data;
+
+    if (!only_kid || f->kid == kid) {
+      if (declare && otc_frame_decryptor_declare_mismatch (self->decryptor,
+              f->kid) == OTC_STREAM_EVENT_MISMATCH)
+        gst_otc_decrypt_post_mismatch (self, f->kid, FALSE, now);
+      GST_OBJECT_LOCK (self);
+      self->auth_failures++;
+      GST_OBJECT_UNLOCK (self);
+      held_frame_free (f);
+      g_queue_delete_link (&self->held, l);
+    }
+    l = next;
+  }
+}
+
+/* Decrypts @inbuf into @outbuf and does the bookkeeping. Returns TRUE when
+ * @outbuf is to be pushed; *@held when the input was kept for later. */
+static gboolean
+gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * inbuf,
+    GstBuffer * outbuf, gint64 arrival, gint64 now, gboolean * held)
+{
   OtcUnprotectResult res;
   GstMapInfo in, out;
-  gint64 now = g_get_monotonic_time ();
   gboolean keyframe = FALSE, drop_delta = FALSE, post_missing = FALSE;
+  gboolean hold_enabled = self->hold_us > 0;
 
-  gst_otc_decrypt_update_key (self, now);
-
+  *held = FALSE;
   if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
-    return GST_FLOW_ERROR;
+    return FALSE;
   if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE)) {
     gst_buffer_unmap (inbuf, &in);
-    return GST_FLOW_ERROR;
+    return FALSE;
   }
-  otc_frame_decryptor_unprotect (self->decryptor, in.data, in.size,
-      out.data, out.size, now, &res);
+  otc_frame_decryptor_unprotect_full (self->decryptor, in.data, in.size,
+      out.data, out.size, now,
+      hold_enabled ? OTC_UNPROTECT_DEFER_MISMATCH : 0, &res);
   if (res.status == OTC_FRAME_OK && self->codec == OTC_CODEC_VP8)
     keyframe = res.out_len > 0 && (out.data[0] & 0x1) == 0;
   gst_buffer_unmap (outbuf, &out);
   gst_buffer_unmap (inbuf, &in);
+
+  if (res.status == OTC_FRAME_AUTH_FAILED && hold_enabled) {
+    if (!res.was_mismatched && g_queue_get_length (&self->held) < MAX_HELD) {
+      HeldFrame *f = g_new0 (HeldFrame, 1);
+
+      f->buffer = gst_buffer_ref (inbuf);
+      f->arrival = arrival;
+      f->kid = res.kid;
+      g_queue_push_tail (&self->held, f);
+      *held = TRUE;
+      return FALSE;
+    }
+    res.event = otc_frame_decryptor_declare_mismatch (self->decryptor,
+        res.kid);
+  }
+  /* A stream that decrypts: what it left behind was damaged, not a
+   * secret change. */
+  if (res.status == OTC_FRAME_OK && !g_queue_is_empty (&self->held))
+    gst_otc_decrypt_drop_held (self, FALSE, TRUE, res.kid, now);
 
   if (res.status == OTC_FRAME_OK && self->awaiting_keyframe) {
     if (keyframe)
@@ -394,10 +508,14 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     else
       drop_delta = TRUE;
   }
+  if (res.event == OTC_STREAM_EVENT_MATCH && self->codec == OTC_CODEC_VP8
+      && !keyframe) {
+    /* The decoder missed frames: hold deltas back until a key frame. */
+    self->awaiting_keyframe = TRUE;
+    drop_delta = TRUE;
+  }
 
   GST_OBJECT_LOCK (self);
-  self->frames_in++;
-  self->bytes_in += in.size;
   switch (res.status) {
     case OTC_FRAME_OK:
       if (drop_delta) {
@@ -405,6 +523,8 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
       } else {
         self->frames_out++;
         self->bytes_out += res.out_len;
+        if (arrival != now)
+          self->recovered++;
       }
       break;
     case OTC_FRAME_AUTH_FAILED:
@@ -424,9 +544,7 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
       self->internal_errors++;
       break;
   }
-  if (res.event == OTC_STREAM_EVENT_MISMATCH)
-    self->mismatches++;
-  else if (res.event == OTC_STREAM_EVENT_MATCH)
+  if (res.event == OTC_STREAM_EVENT_MATCH)
     self->matches++;
   GST_OBJECT_UNLOCK (self);
 
@@ -450,19 +568,7 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
   }
 
   if (res.event == OTC_STREAM_EVENT_MISMATCH) {
-    GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " does not decrypt",
-        res.kid);
-    if (gst_otc_decrypt_allow_report (self, &res, now)) {
-      GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MISMATCH,
-          OTC_E2EE_ERROR_ENCRYPTION_SECRET_MISMATCH,
-          "Frames do not decrypt with the encryption secret set here");
-      gst_otc_message_set_key_id (s, res.kid);
-      gst_otc_message_post (GST_ELEMENT (self), s);
-    } else {
-      GST_OBJECT_LOCK (self);
-      self->reports_suppressed++;
-      GST_OBJECT_UNLOCK (self);
-    }
+    gst_otc_decrypt_post_mismatch (self, res.kid, res.first_for_kid, now);
   } else if (res.event == OTC_STREAM_EVENT_MATCH) {
     GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MATCH, 0,
         "Frames decrypt again");
@@ -471,12 +577,8 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
         res.kid);
     gst_otc_message_set_key_id (s, res.kid);
     gst_otc_message_post (GST_ELEMENT (self), s);
-    if (self->codec == OTC_CODEC_VP8 && !keyframe) {
-      /* The decoder missed frames: hold deltas until a key frame. */
-      self->awaiting_keyframe = TRUE;
-      drop_delta = TRUE;
+    if (self->awaiting_keyframe)
       gst_otc_decrypt_request_keyframe (self, now);
-    }
   }
 
   if (self->awaiting_keyframe
@@ -488,9 +590,113 @@ gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     gst_otc_decrypt_report_internal (self, &res, now);
 
   if (res.status != OTC_FRAME_OK || drop_delta)
-    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+    return FALSE;
   gst_buffer_set_size (outbuf, res.out_len);
-  return GST_FLOW_OK;
+  return TRUE;
+}
+
+/* After a key change: held frames are tried again, in order, and those
+ * that decrypt now go downstream ahead of the current frame. */
+static GstFlowReturn
+gst_otc_decrypt_retry_held (GstOtcDecrypt * self, gint64 now)
+{
+  GQueue retry = G_QUEUE_INIT;
+  GstFlowReturn ret = GST_FLOW_OK;
+  HeldFrame *f;
+
+  retry = self->held;
+  g_queue_init (&self->held);
+  while ((f = g_queue_pop_head (&retry)) != NULL) {
+    GstBuffer *out = gst_buffer_new_allocate (NULL,
+        gst_buffer_get_size (f->buffer), NULL);
+    gboolean held;
+
+    gst_buffer_copy_into (out, f->buffer, GST_BUFFER_COPY_METADATA, 0, -1);
+    if (gst_otc_decrypt_process (self, f->buffer, out, f->arrival, now, &held)
+        && ret == GST_FLOW_OK) {
+      GST_LOG_OBJECT (self, "Held frame decrypts after the key change");
+      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), out);
+    } else {
+      gst_buffer_unref (out);
+    }
+    /* still failing: process() queued it again, with its first arrival */
+    held_frame_free (f);
+  }
+  return ret;
+}
+
+/* Held frames that are old enough (and no key is on its way) fail for
+ * good: their streams are mismatched. */
+static void
+gst_otc_decrypt_expire_held (GstOtcDecrypt * self, gint64 now, gboolean all)
+{
+  HeldFrame *head = g_queue_peek_head (&self->held);
+  gint64 age;
+
+  if (head == NULL)
+    return;
+  age = now - head->arrival;
+  if (all || age >= self->hold_us + MAX_EXTRA_HOLD_US
+      || (age >= self->hold_us
+          && !gst_otc_secret_holder_is_pending (&self->secret)))
+    gst_otc_decrypt_drop_held (self, TRUE, FALSE, 0, now);
+}
+
+static void
+gst_otc_decrypt_update_held_stat (GstOtcDecrypt * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->n_held = g_queue_get_length (&self->held);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static GstFlowReturn
+gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
+    GstBuffer * outbuf)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+  gint64 now = g_get_monotonic_time ();
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean held;
+
+  GST_OBJECT_LOCK (self);
+  self->frames_in++;
+  self->bytes_in += gst_buffer_get_size (inbuf);
+  self->hold_us = (gint64) self->hold_time_ms * G_TIME_SPAN_MILLISECOND;
+  GST_OBJECT_UNLOCK (self);
+
+  if (gst_otc_decrypt_update_key (self, now) && !g_queue_is_empty (&self->held))
+    ret = gst_otc_decrypt_retry_held (self, now);
+  gst_otc_decrypt_expire_held (self, now, FALSE);
+  if (ret != GST_FLOW_OK)
+    return ret;
+
+  if (!gst_otc_decrypt_process (self, inbuf, outbuf, now, now, &held))
+    ret = GST_BASE_TRANSFORM_FLOW_DROPPED;
+  gst_otc_decrypt_update_held_stat (self);
+  return ret;
+}
+
+static gboolean
+gst_otc_decrypt_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:
+      /* the stream ends: what is held will never decrypt */
+      if (self->decryptor)
+        gst_otc_decrypt_expire_held (self, g_get_monotonic_time (), TRUE);
+      gst_otc_decrypt_update_held_stat (self);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      g_queue_clear_full (&self->held, (GDestroyNotify) held_frame_free);
+      gst_otc_decrypt_update_held_stat (self);
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 static GstStateChangeReturn
@@ -520,6 +726,8 @@ gst_otc_decrypt_init (GstOtcDecrypt * self)
 {
   gst_otc_secret_holder_init (&self->secret, GST_ELEMENT (self));
   self->suite = DEFAULT_CIPHER_SUITE;
+  self->hold_time_ms = DEFAULT_MISMATCH_DELAY;
+  g_queue_init (&self->held);
 }
 
 static void
@@ -557,6 +765,15 @@ gst_otc_decrypt_class_init (GstOtcDecryptClass * klass)
           GST_TYPE_OTC_CIPHER_SUITE, DEFAULT_CIPHER_SUITE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MISMATCH_DELAY,
+      g_param_spec_uint ("mismatch-delay", "Mismatch delay",
+          "Milliseconds that frames which fail to decrypt are held before "
+          "the stream is declared mismatched and they are dropped: a secret "
+          "change on its way (being derived here, or set here a little "
+          "later than at the sender) then loses no frame. 0 decides at once",
+          0, 60000, DEFAULT_MISMATCH_DELAY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Frames in and out, drops by cause, mismatch/match counts",
@@ -578,5 +795,6 @@ gst_otc_decrypt_class_init (GstOtcDecryptClass * klass)
   trans_class->transform_size =
       GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform_size);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_otc_decrypt_sink_event);
   trans_class->passthrough_on_same_caps = FALSE;
 }

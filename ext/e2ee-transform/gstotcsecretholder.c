@@ -72,7 +72,8 @@ derive_thread (gpointer data)
   OtcSecretKey *key;
   gint64 start = g_get_monotonic_time ();
 
-  key = otc_secret_key_derive (job->secret, job->session_id, &error);
+  key = otc_secret_key_derive_shared (job->secret, job->session_id,
+      &error);
   wipe_string (job->secret);
   g_free (job->session_id);
 
@@ -234,7 +235,7 @@ gst_otc_secret_holder_start (GstOtcSecretHolder * holder, GError ** error)
     return TRUE;
 
   /* Before PAUSED, so that the first frame is protected. */
-  key = otc_secret_key_derive (secret, session_id, error);
+  key = otc_secret_key_derive_shared (secret, session_id, error);
   wipe_string (secret);
   g_free (session_id);
   if (key == NULL)

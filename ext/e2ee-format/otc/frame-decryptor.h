@@ -31,7 +31,16 @@ typedef struct
   gsize out_len;                /* plain frame length when status is OK */
   OtcStreamEvent event;         /* a state change of stream @kid */
   gboolean first_for_kid;       /* this KID had no stream entry before */
+  gboolean was_mismatched;      /* the stream was mismatched before */
 } OtcUnprotectResult;
+
+typedef enum
+{
+  /* An authentication failure does not turn the stream to mismatched: the
+   * caller holds the frame and decides later (a secret change may be on
+   * its way) with otc_frame_decryptor_declare_mismatch(). */
+  OTC_UNPROTECT_DEFER_MISMATCH = 1 << 0,
+} OtcUnprotectFlags;
 
 OtcFrameDecryptor *otc_frame_decryptor_new (OtcCipherSuite suite,
     guint max_streams, guint key_cache_capacity);
@@ -53,5 +62,14 @@ guint otc_frame_decryptor_get_n_streams (const OtcFrameDecryptor * dec);
 void otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec,
     const guint8 * data, gsize len, guint8 * out, gsize out_size,
     gint64 now_us, OtcUnprotectResult * result);
+
+void otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
+    const guint8 * data, gsize len, guint8 * out, gsize out_size,
+    gint64 now_us, OtcUnprotectFlags flags, OtcUnprotectResult * result);
+
+/* Turns stream @kid to mismatched; OTC_STREAM_EVENT_MISMATCH when that is a
+ * change (report it), NONE when it already was or is unknown. */
+OtcStreamEvent otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec,
+    guint64 kid);
 
 G_END_DECLS

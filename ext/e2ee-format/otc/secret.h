@@ -21,9 +21,19 @@ gboolean otc_secret_validate (const gchar * secret, GError ** error);
 typedef struct _OtcSecretKey OtcSecretKey;
 
 /* Validates @secret and runs PBKDF2-HMAC-SHA256 (600,000 iterations, about
- * 0.1 s): never call it on a streaming thread. @session_id may be NULL
+ * 0.1-0.2 s): never call it on a streaming thread. @session_id may be NULL
  * (same as ""). */
 OtcSecretKey *otc_secret_key_derive (const gchar * secret,
+    const gchar * session_id, GError ** error);
+
+/* Like otc_secret_key_derive(), but one PBKDF2 run serves every caller in
+ * this process that asks for the same (secret, session id) while the key
+ * is alive, or while it is being derived: N elements of one session that
+ * change their secret together cost one derivation, and get the key at
+ * the same moment. The table keeps no secret: entries are found by an
+ * HMAC-SHA-256 of secret and session id under a random per-process key,
+ * and an entry goes with the last reference to its key. */
+OtcSecretKey *otc_secret_key_derive_shared (const gchar * secret,
     const gchar * session_id, GError ** error);
 
 /* From raw SK bytes, for tests and for applications that run PBKDF2

@@ -65,7 +65,7 @@ GST_START_TEST (test_wrong_then_right_secret)
       1234, 0);
   GstBus *bus;
   GstHarness *h = new_harness_full (&bus, "video/x-vp8",
-      "encryption-secret", WRONG, NULL);
+      "encryption-secret", WRONG, "mismatch-delay", 0, NULL);
   GList *msgs = NULL;
   guint i, out_start = 0, fku;
   guint64 kid = 0;
@@ -131,7 +131,7 @@ GST_START_TEST (test_keyframe_request_repeats)
       77, 0);
   GstBus *bus;
   GstHarness *h = new_harness_full (&bus, "video/x-vp8",
-      "encryption-secret", WRONG, NULL);
+      "encryption-secret", WRONG, "mismatch-delay", 0, NULL);
   gint64 t_first = 0, t_second = 0, deadline;
   guint i = 1;
 
@@ -247,7 +247,7 @@ GST_START_TEST (test_tampered_truncated_replayed)
       3, 0);
   GstBus *bus;
   GstHarness *h = new_harness_full (&bus, "audio/x-opus",
-      "encryption-secret", SECRET, NULL);
+      "encryption-secret", SECRET, "mismatch-delay", 0, NULL);
   GList *msgs = NULL;
   guint i;
   guint64 count = 0;
@@ -295,6 +295,136 @@ GST_START_TEST (test_tampered_truncated_replayed)
 
 GST_END_TEST;
 
+/* A secret change on its way loses nothing: failing frames are held and
+ * go out, in order, once the new key is there. No mismatch is reported. */
+GST_START_TEST (test_held_frames_recover)
+{
+  GPtrArray *frames = otc_test_collect_buffers (VP8_FRAMES);
+  GPtrArray *prot = otc_test_protect_all (frames, OTC_CODEC_VP8, SECRET, "",
+      31, 0);
+  GstBus *bus;
+  GstHarness *h = new_harness_full (&bus, "video/x-vp8",
+      "encryption-secret", WRONG, "mismatch-delay", 10000, NULL);
+  guint i;
+
+  for (i = 0; i < 10; i++)
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (prot, i)));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element, "frames-held"),
+      10);
+  g_object_set (h->element, "encryption-secret", SECRET, NULL);
+  otc_test_wait_key_ready (h->element);
+  for (i = 10; i < 15; i++)
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (prot, i)));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 15);
+  for (i = 0; i < 15; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    assert_same (out, g_ptr_array_index (frames, i));
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element,
+          "frames-recovered"), 10);
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element, "frames-held"),
+      0);
+  fail_unless_equals_int (otc_test_count_messages (bus,
+          "otc-encryption-secret-mismatch", NULL), 0);
+  fail_unless_equals_int (otc_test_count_messages (bus,
+          "otc-encryption-secret-match", NULL), 0);
+  g_ptr_array_unref (prot);
+  g_ptr_array_unref (frames);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
+/* With no secret change coming, the mismatch is declared once the delay
+ * has passed, and at the end of the stream at the latest. */
+GST_START_TEST (test_mismatch_after_delay)
+{
+  GPtrArray *frames = otc_test_collect_buffers ("audiotestsrc num-buffers=40 "
+      "! opusenc");
+  GPtrArray *prot = otc_test_protect_all (frames, OTC_CODEC_OPUS, WRONG, "",
+      8, 0);
+  GstBus *bus;
+  GstHarness *h = new_harness_full (&bus, "audio/x-opus",
+      "encryption-secret", SECRET, "mismatch-delay", 200, NULL);
+  GstHarness *h2;
+  GstBus *bus2;
+  gint64 start = g_get_monotonic_time (), declared = 0;
+  guint i = 0;
+
+  while (declared == 0 && i < 40) {
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (prot, i++)));
+    if (otc_test_count_messages (bus, "otc-encryption-secret-mismatch",
+            NULL) == 1)
+      declared = g_get_monotonic_time ();
+    g_usleep (20000);           /* frame pacing: 50 frames per second */
+  }
+  fail_unless (declared != 0);
+  fail_unless (declared - start >= 200000);
+  for (; i < 40; i++)
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (prot, i)));
+  fail_unless_equals_int (otc_test_count_messages (bus,
+          "otc-encryption-secret-mismatch", NULL), 0);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element,
+          "frames-auth-failed"), 40);
+
+  /* a short stream that ends while frames are held */
+  h2 = new_harness_full (&bus2, "audio/x-opus", "encryption-secret", SECRET,
+      "mismatch-delay", 60000, NULL);
+  for (i = 0; i < 3; i++)
+    gst_harness_push (h2, gst_buffer_ref (g_ptr_array_index (prot, i)));
+  fail_unless_equals_int (otc_test_count_messages (bus2,
+          "otc-encryption-secret-mismatch", NULL), 0);
+  gst_harness_push_event (h2, gst_event_new_eos ());
+  fail_unless_equals_int (otc_test_count_messages (bus2,
+          "otc-encryption-secret-mismatch", NULL), 1);
+  gst_harness_teardown (h2);
+  gst_object_unref (bus2);
+
+  g_ptr_array_unref (prot);
+  g_ptr_array_unref (frames);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
+/* One damaged frame in a stream that decrypts is not a mismatch. */
+GST_START_TEST (test_damaged_frame_is_not_a_mismatch)
+{
+  GPtrArray *frames = otc_test_collect_buffers ("audiotestsrc num-buffers=10 "
+      "! opusenc");
+  GPtrArray *prot = otc_test_protect_all (frames, OTC_CODEC_OPUS, SECRET, "",
+      12, 0);
+  GstBus *bus;
+  GstHarness *h = new_harness_full (&bus, "audio/x-opus",
+      "encryption-secret", SECRET, NULL);
+  guint i;
+
+  for (i = 0; i < 10; i++) {
+    if (i == 4)
+      gst_harness_push (h, modified (g_ptr_array_index (prot, i), 8, 0));
+    else
+      gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (prot, i)));
+  }
+  fail_unless_equals_int (gst_harness_buffers_received (h), 9);
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element,
+          "frames-auth-failed"), 1);
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element, "frames-held"),
+      0);
+  fail_unless_equals_int (otc_test_count_messages (bus,
+          "otc-encryption-secret-mismatch", NULL), 0);
+  g_ptr_array_unref (prot);
+  g_ptr_array_unref (frames);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
 /* Two senders into one decryptor: the events name the stream. */
 GST_START_TEST (test_mismatch_is_per_stream)
 {
@@ -306,7 +436,7 @@ GST_START_TEST (test_mismatch_is_per_stream)
       200, 0);
   GstBus *bus;
   GstHarness *h = new_harness_full (&bus, "audio/x-opus",
-      "encryption-secret", SECRET, NULL);
+      "encryption-secret", SECRET, "mismatch-delay", 0, NULL);
   GList *msgs = NULL;
   guint64 kid = 0;
   guint i;
@@ -367,6 +497,9 @@ otcdecrypt_suite (void)
   tcase_add_test (tc, test_opus_byte_identical);
   tcase_add_test (tc, test_tampered_truncated_replayed);
   tcase_add_test (tc, test_mismatch_is_per_stream);
+  tcase_add_test (tc, test_held_frames_recover);
+  tcase_add_test (tc, test_mismatch_after_delay);
+  tcase_add_test (tc, test_damaged_frame_is_not_a_mismatch);
   tcase_add_test (tc, test_unsupported_codec);
   return s;
 }

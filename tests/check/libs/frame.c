@@ -537,6 +537,58 @@ GST_START_TEST (test_opus_and_small_vp8_clear_length)
 
 GST_END_TEST;
 
+static gpointer
+derive_shared_thread (gpointer data)
+{
+  return otc_secret_key_derive_shared ("shared secret!", data, NULL);
+}
+
+GST_START_TEST (test_shared_derivation)
+{
+  GThread *threads[4];
+  OtcSecretKey *keys[4], *other, *again, *plain;
+  guint64 id;
+  guint i;
+
+  /* concurrent callers share one derivation and one key */
+  for (i = 0; i < 4; i++)
+    threads[i] = g_thread_new ("derive", derive_shared_thread, "sess");
+  for (i = 0; i < 4; i++)
+    keys[i] = g_thread_join (threads[i]);
+  for (i = 1; i < 4; i++)
+    fail_unless (keys[i] == keys[0]);
+  plain = otc_secret_key_derive ("shared secret!", "sess", NULL);
+  fail_unless (memcmp (otc_secret_key_peek_bytes (plain),
+          otc_secret_key_peek_bytes (keys[0]), OTC_SECRET_KEY_SIZE) == 0);
+  fail_unless (otc_secret_key_get_id (plain) !=
+      otc_secret_key_get_id (keys[0]));
+  /* another session id is another key */
+  other = otc_secret_key_derive_shared ("shared secret!", "sess2", NULL);
+  fail_unless (other != keys[0]);
+  fail_unless (memcmp (otc_secret_key_peek_bytes (other),
+          otc_secret_key_peek_bytes (keys[0]), OTC_SECRET_KEY_SIZE) != 0);
+  /* length-prefixed: ("ab", "c") is not ("a", "bc") */
+  {
+    OtcSecretKey *x = otc_secret_key_derive_shared ("secret-ab", "c", NULL);
+    OtcSecretKey *y = otc_secret_key_derive_shared ("secret-a", "bc", NULL);
+    fail_unless (x != y);
+    otc_secret_key_unref (x);
+    otc_secret_key_unref (y);
+  }
+  /* the entry goes with the last reference */
+  id = otc_secret_key_get_id (keys[0]);
+  for (i = 0; i < 4; i++)
+    otc_secret_key_unref (keys[i]);
+  again = otc_secret_key_derive_shared ("shared secret!", "sess", NULL);
+  fail_unless (otc_secret_key_get_id (again) != id);
+  fail_if (otc_secret_key_derive_shared ("short", "sess", NULL) != NULL);
+  otc_secret_key_unref (again);
+  otc_secret_key_unref (other);
+  otc_secret_key_unref (plain);
+}
+
+GST_END_TEST;
+
 static Suite *
 frame_suite (void)
 {
@@ -545,6 +597,7 @@ frame_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_secret_validation);
+  tcase_add_test (tc, test_shared_derivation);
   tcase_add_test (tc, test_error_names);
   tcase_add_test (tc, test_header_range);
   tcase_add_test (tc, test_all_suites_roundtrip);
