@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what otc needs on Debian 12 (as root; a no-op when all is there)
+# and builds it into build/. Used by demo.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  meson ninja-build pkg-config gcc
+  libglib2.0-dev libssl-dev libjson-glib-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+    || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "otc: these Debian packages are missing; run as root to install them:" >&2
+    echo "  ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "otc: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build "$@"
+fi
+ninja -C build
