@@ -179,6 +179,8 @@ try_secret (OtcFrameDecryptor * dec, OtcSecretKey * sk, const guint8 * data,
 
   if (key == NULL)
     return OTC_FRAME_INTERNAL_ERROR;
+  if (out == data)
+    return otc_frame_unprotect_in_place (key, out, info);
   return otc_frame_unprotect (key, data, info, out);
 }
 

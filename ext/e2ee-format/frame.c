@@ -145,9 +145,18 @@ aead_open (OtcFrameKey * key, const guint8 nonce[OTC_NONCE_SIZE],
             key->info->tag_size, (void *) tag) != 1)
       return OTC_FRAME_INTERNAL_ERROR;
     if (EVP_DecryptFinal_ex (ctx, pt + len, &n) != 1) {
-      /* GCM decrypts while it authenticates: the output is never used,
-       * and is wiped so that no unauthenticated plaintext stays around. */
-      OPENSSL_cleanse (pt, len);
+      /* GCM decrypts while it authenticates: the output is never used.
+       * In place, encrypting again restores the ciphertext (the same
+       * keystream) for a later try with another key; otherwise it is
+       * wiped so that no unauthenticated plaintext stays around. */
+      if (pt == ct) {
+        if (EVP_EncryptInit_ex2 (ctx, NULL, NULL, nonce, NULL) != 1
+            || (len > 0 && EVP_EncryptUpdate (ctx, pt, &n, pt, (int) len)
+                != 1))
+          return OTC_FRAME_INTERNAL_ERROR;
+      } else {
+        OPENSSL_cleanse (pt, len);
+      }
       return OTC_FRAME_AUTH_FAILED;
     }
     return OTC_FRAME_OK;
@@ -302,5 +311,32 @@ otc_frame_unprotect (OtcFrameKey * key, const guint8 * data,
       ct + info->ciphertext_len, out + info->clear_len);
   if (status == OTC_FRAME_OK)
     memcpy (out, data, info->clear_len);
+  return status;
+}
+
+OtcFrameStatus
+otc_frame_unprotect_in_place (OtcFrameKey * key, guint8 * data,
+    const OtcFrameInfo * info)
+{
+  guint8 nonce[OTC_NONCE_SIZE];
+  OtcBytes aad[3];
+  guint8 *ct = data + info->ciphertext_offset;
+  OtcFrameStatus status;
+
+  g_return_val_if_fail (key->kid == info->kid, OTC_FRAME_INTERNAL_ERROR);
+
+  aad[0].data = data + info->clear_len;
+  aad[0].len = info->header_len;
+  aad[1].data = data;
+  aad[1].len = info->clear_len;
+  aad[2].data = ct + info->ciphertext_len + info->tag_len;
+  aad[2].len = 1;
+  make_nonce (key, info->ctr, nonce);
+  /* decrypted where it lies (exact overlap is allowed), then moved over
+   * the header: the frame becomes F[0:L] || plaintext */
+  status = aead_open (key, nonce, aad, 3, ct, info->ciphertext_len,
+      ct + info->ciphertext_len, ct);
+  if (status == OTC_FRAME_OK)
+    memmove (data + info->clear_len, ct, info->ciphertext_len);
   return status;
 }

@@ -80,7 +80,7 @@ struct _GstOtcDecrypt
   OtcFrameDecryptor *decryptor;
   OtcCodec codec;
   gint key_serial;
-  gboolean missing_posted;
+  gint missing_posted;           /* atomic: reset by the property setter */
   gboolean unsupported_posted;
   gboolean awaiting_keyframe;
   gint64 last_keyframe_request;
@@ -138,9 +138,7 @@ gst_otc_decrypt_set_secret (GstOtcDecrypt * self, const gchar * secret,
     g_error_free (error);
     return;
   }
-  GST_OBJECT_LOCK (self);
-  self->missing_posted = FALSE;
-  GST_OBJECT_UNLOCK (self);
+  g_atomic_int_set (&self->missing_posted, FALSE);
 }
 
 static GstStructure *
@@ -254,8 +252,9 @@ gst_otc_decrypt_start (GstBaseTransform * trans)
   }
   GST_OBJECT_LOCK (self);
   self->decryptor = otc_frame_decryptor_new (self->suite, 0, 0);
+  self->hold_us = (gint64) self->hold_time_ms * G_TIME_SPAN_MILLISECOND;
   self->key_serial = -1;
-  self->missing_posted = FALSE;
+  g_atomic_int_set (&self->missing_posted, FALSE);
   self->unsupported_posted = FALSE;
   self->awaiting_keyframe = FALSE;
   self->error_limit.last_us = 0;
@@ -322,17 +321,6 @@ gst_otc_decrypt_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   self->codec = otc_codec_from_media_type (gst_structure_get_name
       (gst_caps_get_structure (incaps, 0)));
   return self->codec != OTC_CODEC_UNKNOWN;
-}
-
-static gboolean
-gst_otc_decrypt_transform_size (GstBaseTransform * trans,
-    GstPadDirection direction, GstCaps * caps, gsize size,
-    GstCaps * othercaps, gsize * othersize)
-{
-  /* a plain frame is never longer than its protected form */
-  *othersize = direction == GST_PAD_SINK ? size :
-      size + OTC_FRAME_MAX_OVERHEAD;
-  return TRUE;
 }
 
 static gboolean
@@ -457,37 +445,41 @@ gst_otc_decrypt_drop_held (GstOtcDecrypt * self, gboolean declare,
   }
 }
 
-/* Decrypts @inbuf into @outbuf and does the bookkeeping. Returns TRUE when
- * @outbuf is to be pushed; *@held when the input was kept for later. */
+/* What one frame changes in the statistics, applied under the object lock
+ * once per incoming buffer. */
+typedef struct
+{
+  guint64 out, bytes_out, auth_failed, malformed, replayed, internal;
+  guint64 no_secret, awaiting_keyframe, recovered, matches;
+} StatsDelta;
+
+/* Decrypts @buf in place and does the bookkeeping. Returns TRUE when @buf
+ * (now the plain frame) is to be pushed; *@held when it was kept for later
+ * (then unchanged, with a reference taken). */
 static gboolean
-gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * inbuf,
-    GstBuffer * outbuf, gint64 arrival, gint64 now, gboolean * held)
+gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * buf,
+    gint64 arrival, gint64 now, gboolean * held, StatsDelta * d)
 {
   OtcUnprotectResult res;
-  GstMapInfo in, out;
-  gboolean keyframe = FALSE, drop_delta = FALSE, post_missing = FALSE;
+  GstMapInfo map;
+  gboolean keyframe = FALSE, drop_delta = FALSE;
   gboolean hold_enabled = self->hold_us > 0;
 
   *held = FALSE;
-  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
+  if (!gst_buffer_map (buf, &map, GST_MAP_READWRITE))
     return FALSE;
-  if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE)) {
-    gst_buffer_unmap (inbuf, &in);
-    return FALSE;
-  }
-  otc_frame_decryptor_unprotect_full (self->decryptor, in.data, in.size,
-      out.data, out.size, now,
+  otc_frame_decryptor_unprotect_full (self->decryptor, map.data, map.size,
+      map.data, map.size, now,
       hold_enabled ? OTC_UNPROTECT_DEFER_MISMATCH : 0, &res);
   if (res.status == OTC_FRAME_OK && self->codec == OTC_CODEC_VP8)
-    keyframe = res.out_len > 0 && (out.data[0] & 0x1) == 0;
-  gst_buffer_unmap (outbuf, &out);
-  gst_buffer_unmap (inbuf, &in);
+    keyframe = res.out_len > 0 && (map.data[0] & 0x1) == 0;
+  gst_buffer_unmap (buf, &map);
 
   if (res.status == OTC_FRAME_AUTH_FAILED && hold_enabled) {
     if (!res.was_mismatched && g_queue_get_length (&self->held) < MAX_HELD) {
       HeldFrame *f = g_new0 (HeldFrame, 1);
 
-      f->buffer = gst_buffer_ref (inbuf);
+      f->buffer = gst_buffer_ref (buf);
       f->arrival = arrival;
       f->kid = res.kid;
       g_queue_push_tail (&self->held, f);
@@ -515,49 +507,39 @@ gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * inbuf,
     drop_delta = TRUE;
   }
 
-  GST_OBJECT_LOCK (self);
   switch (res.status) {
     case OTC_FRAME_OK:
       if (drop_delta) {
-        self->dropped_awaiting_keyframe++;
+        d->awaiting_keyframe++;
       } else {
-        self->frames_out++;
-        self->bytes_out += res.out_len;
+        d->out++;
+        d->bytes_out += res.out_len;
         if (arrival != now)
-          self->recovered++;
+          d->recovered++;
       }
       break;
     case OTC_FRAME_AUTH_FAILED:
-      self->auth_failures++;
+      d->auth_failed++;
       break;
     case OTC_FRAME_MALFORMED:
-      self->malformed++;
+      d->malformed++;
       break;
     case OTC_FRAME_REPLAYED:
-      self->replayed++;
+      d->replayed++;
       break;
     case OTC_FRAME_NO_SECRET:
-      self->dropped_no_secret++;
-      post_missing = !self->missing_posted;
+      d->no_secret++;
       break;
     case OTC_FRAME_INTERNAL_ERROR:
-      self->internal_errors++;
+      d->internal++;
       break;
   }
-  if (res.event == OTC_STREAM_EVENT_MATCH)
-    self->matches++;
-  GST_OBJECT_UNLOCK (self);
 
   /* A secret whose key is still being derived is not missing. */
-  if (post_missing && !gst_otc_secret_holder_has_secret (&self->secret)) {
-    GST_OBJECT_LOCK (self);
-    post_missing = !self->missing_posted;
-    self->missing_posted = TRUE;
-    GST_OBJECT_UNLOCK (self);
-  } else {
-    post_missing = FALSE;
-  }
-  if (post_missing) {
+  if (res.status == OTC_FRAME_NO_SECRET
+      && !g_atomic_int_get (&self->missing_posted)
+      && !gst_otc_secret_holder_has_secret (&self->secret)) {
+    g_atomic_int_set (&self->missing_posted, TRUE);
     GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
         ("No decryption secret set: frames are dropped until one is"),
         (NULL));
@@ -573,6 +555,7 @@ gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * inbuf,
     GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MATCH, 0,
         "Frames decrypt again");
 
+    d->matches++;
     GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " decrypts again",
         res.kid);
     gst_otc_message_set_key_id (s, res.kid);
@@ -591,36 +574,35 @@ gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * inbuf,
 
   if (res.status != OTC_FRAME_OK || drop_delta)
     return FALSE;
-  gst_buffer_set_size (outbuf, res.out_len);
+  gst_buffer_set_size (buf, res.out_len);
   return TRUE;
 }
 
 /* After a key change: held frames are tried again, in order, and those
  * that decrypt now go downstream ahead of the current frame. */
 static GstFlowReturn
-gst_otc_decrypt_retry_held (GstOtcDecrypt * self, gint64 now)
+gst_otc_decrypt_retry_held (GstOtcDecrypt * self, gint64 now, StatsDelta * d)
 {
-  GQueue retry = G_QUEUE_INIT;
+  GQueue retry = self->held;
   GstFlowReturn ret = GST_FLOW_OK;
   HeldFrame *f;
 
-  retry = self->held;
   g_queue_init (&self->held);
   while ((f = g_queue_pop_head (&retry)) != NULL) {
-    GstBuffer *out = gst_buffer_new_allocate (NULL,
-        gst_buffer_get_size (f->buffer), NULL);
+    /* ours alone once the queue let go of it: decrypted in place */
+    GstBuffer *buf = gst_buffer_make_writable (f->buffer);
     gboolean held;
 
-    gst_buffer_copy_into (out, f->buffer, GST_BUFFER_COPY_METADATA, 0, -1);
-    if (gst_otc_decrypt_process (self, f->buffer, out, f->arrival, now, &held)
+    f->buffer = NULL;
+    if (gst_otc_decrypt_process (self, buf, f->arrival, now, &held, d)
         && ret == GST_FLOW_OK) {
       GST_LOG_OBJECT (self, "Held frame decrypts after the key change");
-      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), out);
+      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
     } else {
-      gst_buffer_unref (out);
+      /* still failing: process() queued it again, with its first arrival */
+      gst_buffer_unref (buf);
     }
-    /* still failing: process() queued it again, with its first arrival */
-    held_frame_free (f);
+    g_free (f);
   }
   return ret;
 }
@@ -643,37 +625,47 @@ gst_otc_decrypt_expire_held (GstOtcDecrypt * self, gint64 now, gboolean all)
 }
 
 static void
-gst_otc_decrypt_update_held_stat (GstOtcDecrypt * self)
+gst_otc_decrypt_apply_stats (GstOtcDecrypt * self, gsize bytes_in,
+    const StatsDelta * d)
 {
   GST_OBJECT_LOCK (self);
+  if (bytes_in != G_MAXSIZE) {
+    self->frames_in++;
+    self->bytes_in += bytes_in;
+  }
+  self->frames_out += d->out;
+  self->bytes_out += d->bytes_out;
+  self->auth_failures += d->auth_failed;
+  self->malformed += d->malformed;
+  self->replayed += d->replayed;
+  self->internal_errors += d->internal;
+  self->dropped_no_secret += d->no_secret;
+  self->dropped_awaiting_keyframe += d->awaiting_keyframe;
+  self->recovered += d->recovered;
+  self->matches += d->matches;
   self->n_held = g_queue_get_length (&self->held);
+  self->hold_us = (gint64) self->hold_time_ms * G_TIME_SPAN_MILLISECOND;
   GST_OBJECT_UNLOCK (self);
 }
 
 static GstFlowReturn
-gst_otc_decrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
-    GstBuffer * outbuf)
+gst_otc_decrypt_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
   gint64 now = g_get_monotonic_time ();
   GstFlowReturn ret = GST_FLOW_OK;
+  StatsDelta d = { 0 };
+  gsize bytes_in = gst_buffer_get_size (buf);
   gboolean held;
 
-  GST_OBJECT_LOCK (self);
-  self->frames_in++;
-  self->bytes_in += gst_buffer_get_size (inbuf);
-  self->hold_us = (gint64) self->hold_time_ms * G_TIME_SPAN_MILLISECOND;
-  GST_OBJECT_UNLOCK (self);
-
   if (gst_otc_decrypt_update_key (self, now) && !g_queue_is_empty (&self->held))
-    ret = gst_otc_decrypt_retry_held (self, now);
+    ret = gst_otc_decrypt_retry_held (self, now, &d);
   gst_otc_decrypt_expire_held (self, now, FALSE);
-  if (ret != GST_FLOW_OK)
-    return ret;
 
-  if (!gst_otc_decrypt_process (self, inbuf, outbuf, now, now, &held))
+  if (ret == GST_FLOW_OK
+      && !gst_otc_decrypt_process (self, buf, now, now, &held, &d))
     ret = GST_BASE_TRANSFORM_FLOW_DROPPED;
-  gst_otc_decrypt_update_held_stat (self);
+  gst_otc_decrypt_apply_stats (self, bytes_in, &d);
   return ret;
 }
 
@@ -681,17 +673,18 @@ static gboolean
 gst_otc_decrypt_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstOtcDecrypt *self = GST_OTC_DECRYPT (trans);
+  StatsDelta none = { 0 };
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_EOS:
       /* the stream ends: what is held will never decrypt */
       if (self->decryptor)
         gst_otc_decrypt_expire_held (self, g_get_monotonic_time (), TRUE);
-      gst_otc_decrypt_update_held_stat (self);
+      gst_otc_decrypt_apply_stats (self, G_MAXSIZE, &none);
       break;
     case GST_EVENT_FLUSH_STOP:
       g_queue_clear_full (&self->held, (GDestroyNotify) held_frame_free);
-      gst_otc_decrypt_update_held_stat (self);
+      gst_otc_decrypt_apply_stats (self, G_MAXSIZE, &none);
       break;
     default:
       break;
@@ -792,9 +785,8 @@ gst_otc_decrypt_class_init (GstOtcDecryptClass * klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_otc_decrypt_stop);
   trans_class->accept_caps = GST_DEBUG_FUNCPTR (gst_otc_decrypt_accept_caps);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_otc_decrypt_set_caps);
-  trans_class->transform_size =
-      GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform_size);
-  trans_class->transform = GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform);
+  /* in place: a plain frame is never longer than its protected form */
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_otc_decrypt_transform_ip);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_otc_decrypt_sink_event);
   trans_class->passthrough_on_same_caps = FALSE;
 }

@@ -56,7 +56,9 @@ gboolean otc_frame_decryptor_has_secret (const OtcFrameDecryptor * dec);
 OtcCipherSuite otc_frame_decryptor_get_suite (const OtcFrameDecryptor * dec);
 guint otc_frame_decryptor_get_n_streams (const OtcFrameDecryptor * dec);
 
-/* Unprotects one frame into @out (at least @len bytes suffice). Never
+/* Unprotects one frame into @out (at least @len bytes suffice; @out may be
+ * @data itself, which then holds the plain frame on success and is
+ * unchanged otherwise). Never
  * outputs anything unless status is OTC_FRAME_OK. No heap allocation in
  * steady state (a new KID derives and caches a key). */
 void otc_frame_decryptor_unprotect (OtcFrameDecryptor * dec,

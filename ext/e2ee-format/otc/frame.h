@@ -108,4 +108,10 @@ gboolean otc_frame_parse (OtcCipherSuite suite, const guint8 * data,
 OtcFrameStatus otc_frame_unprotect (OtcFrameKey * key, const guint8 * data,
     const OtcFrameInfo * info, guint8 * out);
 
+/* The same on the protected frame itself: on success @data begins with the
+ * plain frame (OTC_FRAME_INFO_PLAIN_SIZE bytes); on failure it is left as
+ * it was, so another key can be tried. */
+OtcFrameStatus otc_frame_unprotect_in_place (OtcFrameKey * key,
+    guint8 * data, const OtcFrameInfo * info);
+
 G_END_DECLS

@@ -155,6 +155,10 @@ GST_START_TEST (test_all_suites_roundtrip)
         fail_unless_equals_int (otc_frame_unprotect (key, prot, &info, plain),
             OTC_FRAME_OK);
         fail_unless (memcmp (plain, frame, len) == 0);
+        /* in place */
+        fail_unless_equals_int (otc_frame_unprotect_in_place (key, prot,
+                &info), OTC_FRAME_OK);
+        fail_unless (memcmp (prot, frame, len) == 0);
       }
     }
 
@@ -172,9 +176,17 @@ GST_START_TEST (test_all_suites_roundtrip)
 
           prot[byte] ^= 1 << bit;
           if (otc_frame_parse (suite, prot, n, &info)) {
-            if (info.kid == 1234)
+            if (info.kid == 1234) {
+              guint8 copy[40 + OTC_FRAME_MAX_OVERHEAD];
+
               fail_if (otc_frame_unprotect (key, prot, &info, plain) ==
                   OTC_FRAME_OK, "suite %u byte %zd bit %u", suite, byte, bit);
+              /* a failed in-place attempt leaves the frame as it was */
+              memcpy (copy, prot, n);
+              fail_if (otc_frame_unprotect_in_place (key, copy, &info) ==
+                  OTC_FRAME_OK);
+              fail_unless (memcmp (copy, prot, n) == 0, "suite %u", suite);
+            }
           }
           prot[byte] ^= 1 << bit;
         }
