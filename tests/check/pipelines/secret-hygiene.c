@@ -261,6 +261,9 @@ run_gst_launch (gboolean secret_on_command_line)
   envp = g_environ_setenv (envp, "GST_DEBUG_NO_COLOR", "1", TRUE);
   envp = g_environ_setenv (envp, "GST_DEBUG_FILE", log_path, TRUE);
   envp = g_environ_setenv (envp, "GST_DEBUG_DUMP_DOT_DIR", dot_dir, TRUE);
+  if (g_getenv ("OTC_CHILD_LD_PRELOAD"))      /* sanitizer builds */
+    envp = g_environ_setenv (envp, "LD_PRELOAD",
+        g_getenv ("OTC_CHILD_LD_PRELOAD"), TRUE);
   fail_unless (g_shell_parse_argv (launch, NULL, &argv, NULL));
   fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
           &out, &err, &status, NULL));
