@@ -129,6 +129,32 @@ better_victim (const Stream * a, const Stream * b)
 }
 
 static Stream *
+pick_victim (OtcFrameDecryptor * dec)
+{
+  Stream *victim = NULL;
+  guint i;
+
+  for (i = 0; i < dec->max_streams; i++) {
+    if (better_victim (&dec->streams[i], victim))
+      victim = &dec->streams[i];
+  }
+  return victim;
+}
+
+static void
+init_stream (OtcFrameDecryptor * dec, Stream * s, guint64 kid)
+{
+  if (!s->in_use)
+    dec->n_streams++;
+  memset (s, 0, sizeof (*s));
+  s->in_use = TRUE;
+  s->kid = kid;
+  s->state = STREAM_NEW;
+  s->last_use = ++dec->clock;
+  otc_replay_window_init (&s->window);
+}
+
+static Stream *
 find_stream (OtcFrameDecryptor * dec, guint64 kid)
 {
   guint i;
@@ -140,35 +166,26 @@ find_stream (OtcFrameDecryptor * dec, guint64 kid)
   return NULL;
 }
 
-/* The stream for @kid, made on first sight. */
+/* The stream for @kid, made on first sight. When every slot holds a stream
+ * that authenticated, none is given up for a KID nobody has vouched for:
+ * NULL, and the caller works on a scratch entry (make_room() later, once
+ * the frame authenticated). */
 static Stream *
 get_stream (OtcFrameDecryptor * dec, guint64 kid, gboolean * created)
 {
-  Stream *victim = NULL;
-  guint i;
+  Stream *s = find_stream (dec, kid);
 
   *created = FALSE;
-  for (i = 0; i < dec->max_streams; i++) {
-    Stream *s = &dec->streams[i];
-
-    if (s->in_use && s->kid == kid) {
-      s->last_use = ++dec->clock;
-      return s;
-    }
-    if (better_victim (s, victim))
-      victim = s;
+  if (s != NULL) {
+    s->last_use = ++dec->clock;
+    return s;
   }
-
-  if (!victim->in_use)
-    dec->n_streams++;
-  memset (victim, 0, sizeof (*victim));
-  victim->in_use = TRUE;
-  victim->kid = kid;
-  victim->state = STREAM_NEW;
-  victim->last_use = ++dec->clock;
-  otc_replay_window_init (&victim->window);
+  s = pick_victim (dec);
+  if (s->in_use && s->authenticated)
+    return NULL;
+  init_stream (dec, s, kid);
   *created = TRUE;
-  return victim;
+  return s;
 }
 
 static OtcFrameStatus
@@ -210,7 +227,7 @@ otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
     gint64 now_us, OtcUnprotectFlags flags, OtcUnprotectResult * res)
 {
   OtcFrameInfo info;
-  Stream *stream;
+  Stream *stream, scratch;
   OtcFrameStatus status;
 
   memset (res, 0, sizeof (*res));
@@ -234,6 +251,14 @@ otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
   }
 
   stream = get_stream (dec, info.kid, &res->first_for_kid);
+  if (stream == NULL) {
+    /* a new KID while the table is full of real streams */
+    memset (&scratch, 0, sizeof (scratch));
+    scratch.kid = info.kid;
+    otc_replay_window_init (&scratch.window);
+    stream = &scratch;
+    res->first_for_kid = TRUE;
+  }
   res->was_mismatched = stream->state == STREAM_MISMATCHED;
   if (!otc_replay_window_check (&stream->window, info.ctr)) {
     res->status = OTC_FRAME_REPLAYED;
@@ -247,6 +272,13 @@ otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
     status = try_secret (dec, dec->previous, data, &info, out);
   res->status = status;
 
+  if (status == OTC_FRAME_OK && stream == &scratch) {
+    /* it authenticated: now it may take the least recently used slot */
+    Stream *slot = pick_victim (dec);
+
+    init_stream (dec, slot, info.kid);
+    stream = slot;
+  }
   if (status == OTC_FRAME_OK) {
     otc_replay_window_accept (&stream->window, info.ctr);
     stream->authenticated = TRUE;

@@ -152,8 +152,10 @@ aead_open (OtcFrameKey * key, const guint8 nonce[OTC_NONCE_SIZE],
       if (pt == ct) {
         if (EVP_EncryptInit_ex2 (ctx, NULL, NULL, nonce, NULL) != 1
             || (len > 0 && EVP_EncryptUpdate (ctx, pt, &n, pt, (int) len)
-                != 1))
+                != 1)) {
+          OPENSSL_cleanse (pt, len);
           return OTC_FRAME_INTERNAL_ERROR;
+        }
       } else {
         OPENSSL_cleanse (pt, len);
       }

@@ -58,6 +58,7 @@ typedef struct
   GstBuffer *buffer;
   gint64 arrival;
   guint64 kid;
+  gboolean first_for_kid;       /* its KID was new: reports are limited */
 } HeldFrame;
 
 static void
@@ -107,6 +108,7 @@ struct _GstOtcDecrypt
   guint64 reports_suppressed;
   guint64 recovered;
   guint64 n_held;               /* mirrors the length of @held */
+  guint n_streams;              /* mirrors the decryptor's */
 };
 
 #define CAPS "video/x-vp8; audio/x-opus"
@@ -167,8 +169,7 @@ gst_otc_decrypt_get_stats (GstOtcDecrypt * self)
       "frames-recovered", G_TYPE_UINT64, self->recovered,
       "secret-pending", G_TYPE_BOOLEAN,
       gst_otc_secret_holder_is_pending (&self->secret),
-      "streams", G_TYPE_UINT, self->decryptor ?
-      otc_frame_decryptor_get_n_streams (self->decryptor) : 0,
+      "streams", G_TYPE_UINT, self->n_streams,
       "cipher-suite", G_TYPE_STRING,
       otc_cipher_suite_get_info (self->suite)->nick, NULL);
   GST_OBJECT_UNLOCK (self);
@@ -434,7 +435,7 @@ gst_otc_decrypt_drop_held (GstOtcDecrypt * self, gboolean declare,
     if (!only_kid || f->kid == kid) {
       if (declare && otc_frame_decryptor_declare_mismatch (self->decryptor,
               f->kid) == OTC_STREAM_EVENT_MISMATCH)
-        gst_otc_decrypt_post_mismatch (self, f->kid, FALSE, now);
+        gst_otc_decrypt_post_mismatch (self, f->kid, f->first_for_kid, now);
       GST_OBJECT_LOCK (self);
       self->auth_failures++;
       GST_OBJECT_UNLOCK (self);
@@ -482,6 +483,7 @@ gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * buf,
       f->buffer = gst_buffer_ref (buf);
       f->arrival = arrival;
       f->kid = res.kid;
+      f->first_for_kid = res.first_for_kid;
       g_queue_push_tail (&self->held, f);
       *held = TRUE;
       return FALSE;
@@ -644,6 +646,8 @@ gst_otc_decrypt_apply_stats (GstOtcDecrypt * self, gsize bytes_in,
   self->recovered += d->recovered;
   self->matches += d->matches;
   self->n_held = g_queue_get_length (&self->held);
+  if (self->decryptor)
+    self->n_streams = otc_frame_decryptor_get_n_streams (self->decryptor);
   self->hold_us = (gint64) self->hold_time_ms * G_TIME_SPAN_MILLISECOND;
   GST_OBJECT_UNLOCK (self);
 }
@@ -718,6 +722,8 @@ static void
 gst_otc_decrypt_init (GstOtcDecrypt * self)
 {
   gst_otc_secret_holder_init (&self->secret, GST_ELEMENT (self));
+  self->secret.error_message_name = GST_OTC_MSG_DECRYPTION_INTERNAL;
+  self->secret.error_code = OTC_E2EE_ERROR_DECRYPTION_INTERNAL;
   self->suite = DEFAULT_CIPHER_SUITE;
   self->hold_time_ms = DEFAULT_MISMATCH_DELAY;
   g_queue_init (&self->held);

@@ -304,6 +304,23 @@ gst_otc_encrypt_transform_size (GstBaseTransform * trans,
   return TRUE;
 }
 
+static void
+gst_otc_encrypt_report_error (GstOtcEncrypt * self, const GError * error)
+{
+  guint64 count;
+  GstStructure *s;
+
+  if (!gst_otc_rate_limit_allow (&self->error_limit,
+          g_get_monotonic_time (), &count))
+    return;
+  s = gst_otc_message_new (GST_OTC_MSG_ENCRYPTION_INTERNAL,
+      OTC_E2EE_ERROR_ENCRYPTION_INTERNAL, error->message);
+  gst_otc_message_set_key_id (s,
+      otc_frame_encryptor_get_key_id (self->encryptor));
+  gst_structure_set (s, "count", G_TYPE_UINT64, count, NULL);
+  gst_otc_message_post (GST_ELEMENT (self), s);
+}
+
 /* Picks up a key derived since the last frame. Streaming thread. */
 static void
 gst_otc_encrypt_update_key (GstOtcEncrypt * self)
@@ -321,6 +338,7 @@ gst_otc_encrypt_update_key (GstOtcEncrypt * self)
     GST_OBJECT_UNLOCK (self);
     GST_WARNING_OBJECT (self, "Could not set up the frame key: %s",
         error->message);
+    gst_otc_encrypt_report_error (self, error);
     g_error_free (error);
   } else {
     GST_OBJECT_UNLOCK (self);
@@ -328,23 +346,6 @@ gst_otc_encrypt_update_key (GstOtcEncrypt * self)
         otc_frame_encryptor_get_key_id (self->encryptor));
   }
   otc_secret_key_unref (key);
-}
-
-static void
-gst_otc_encrypt_report_error (GstOtcEncrypt * self, const GError * error)
-{
-  guint64 count;
-  GstStructure *s;
-
-  if (!gst_otc_rate_limit_allow (&self->error_limit,
-          g_get_monotonic_time (), &count))
-    return;
-  s = gst_otc_message_new (GST_OTC_MSG_ENCRYPTION_INTERNAL,
-      OTC_E2EE_ERROR_ENCRYPTION_INTERNAL, error->message);
-  gst_otc_message_set_key_id (s,
-      otc_frame_encryptor_get_key_id (self->encryptor));
-  gst_structure_set (s, "count", G_TYPE_UINT64, count, NULL);
-  gst_otc_message_post (GST_ELEMENT (self), s);
 }
 
 static GstFlowReturn
@@ -429,6 +430,30 @@ gst_otc_encrypt_transform (GstBaseTransform * trans, GstBuffer * inbuf,
   return GST_FLOW_OK;
 }
 
+/* Output sizes vary per frame: buffers come from the allocator in the size
+ * transform_size() gives, never from a pool of fixed-size buffers. */
+static gboolean
+gst_otc_encrypt_decide_allocation (GstBaseTransform * trans, GstQuery * query)
+{
+  while (gst_query_get_n_allocation_pools (query) > 0)
+    gst_query_remove_nth_allocation_pool (query, 0);
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->decide_allocation (trans,
+      query);
+}
+
+/* Only metadata known to describe the encoded stream (VP8 temporal layers,
+ * reference timestamps) goes with the protected frame; a meta could carry
+ * plaintext (an alpha plane's encoded buffer, for instance). */
+static gboolean
+gst_otc_encrypt_transform_meta (GstBaseTransform * trans, GstBuffer * outbuf,
+    GstMeta * meta, GstBuffer * inbuf)
+{
+  const gchar *api = g_type_name (meta->info->api);
+
+  return g_strcmp0 (api, "GstVP8MetaAPI") == 0
+      || g_strcmp0 (api, "GstReferenceTimestampMetaAPI") == 0;
+}
+
 static GstStateChangeReturn
 gst_otc_encrypt_change_state (GstElement * element, GstStateChange transition)
 {
@@ -455,6 +480,8 @@ static void
 gst_otc_encrypt_init (GstOtcEncrypt * self)
 {
   gst_otc_secret_holder_init (&self->secret, GST_ELEMENT (self));
+  self->secret.error_message_name = GST_OTC_MSG_ENCRYPTION_INTERNAL;
+  self->secret.error_code = OTC_E2EE_ERROR_ENCRYPTION_INTERNAL;
   self->suite = DEFAULT_CIPHER_SUITE;
   self->key_id = DEFAULT_KEY_ID;
 }
@@ -522,6 +549,10 @@ gst_otc_encrypt_class_init (GstOtcEncryptClass * klass)
   trans_class->transform_size =
       GST_DEBUG_FUNCPTR (gst_otc_encrypt_transform_size);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_otc_encrypt_transform);
+  trans_class->decide_allocation =
+      GST_DEBUG_FUNCPTR (gst_otc_encrypt_decide_allocation);
+  trans_class->transform_meta =
+      GST_DEBUG_FUNCPTR (gst_otc_encrypt_transform_meta);
   trans_class->passthrough_on_same_caps = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_OTC_CIPHER_SUITE, 0);

@@ -55,6 +55,8 @@ install_key (GstOtcSecretHolder * holder, OtcSecretKey * key, guint gen)
   g_atomic_int_inc (&holder->key_serial);
 }
 
+static void start_derivation (GstOtcSecretHolder * holder);
+
 typedef struct
 {
   GstOtcSecretHolder *holder;
@@ -81,6 +83,13 @@ derive_thread (gpointer data)
   if (key == NULL) {
     GST_WARNING_OBJECT (holder->element, "Key derivation failed: %s",
         error->message);
+    holder->failed_generation = job->generation;
+    if (holder->error_message_name != NULL)
+      gst_element_post_message (holder->element,
+          gst_message_new_element (GST_OBJECT (holder->element),
+              gst_structure_new (holder->error_message_name,
+                  "code", G_TYPE_INT, holder->error_code,
+                  "message", G_TYPE_STRING, error->message, NULL)));
     g_clear_error (&error);
   } else if (job->generation == holder->generation) {
     GST_INFO_OBJECT (holder->element, "New secret key ready after %"
@@ -90,6 +99,11 @@ derive_thread (gpointer data)
   }
   otc_secret_key_unref (key);   /* superseded by a newer change */
   holder->deriving--;
+  /* changes made meanwhile were coalesced: derive the latest one now */
+  if (holder->started && holder->secret != NULL
+      && holder->generation != job->generation
+      && holder->key_generation != holder->generation)
+    start_derivation (holder);
   g_cond_broadcast (&holder->idle);
   g_mutex_unlock (&holder->lock);
 
@@ -98,12 +112,17 @@ derive_thread (gpointer data)
   return NULL;
 }
 
-/* With the lock held: derive for the current generation in the background. */
+/* With the lock held: derive for the current generation in the background;
+ * one worker at a time, later changes are picked up when it ends. */
 static void
 start_derivation (GstOtcSecretHolder * holder)
 {
-  Job *job = g_new0 (Job, 1);
+  Job *job;
   GThread *thread;
+
+  if (holder->deriving > 0)
+    return;
+  job = g_new0 (Job, 1);
 
   job->holder = holder;
   job->secret = g_strdup (holder->secret);
@@ -146,6 +165,11 @@ gst_otc_secret_holder_set_secret_from_file (GstOtcSecretHolder * holder,
   gsize len = 0;
   gboolean ok;
 
+  if (path == NULL) {
+    g_set_error (error, OTC_E2EE_ERROR,
+        OTC_E2EE_ERROR_INVALID_ENCRYPTION_SECRET, "No secret file given");
+    return FALSE;
+  }
   if (!g_file_get_contents (path, &contents, &len, error))
     return FALSE;
   if (len > 0 && contents[len - 1] == '\n')
@@ -209,7 +233,8 @@ gst_otc_secret_holder_is_pending (GstOtcSecretHolder * holder)
 
   g_mutex_lock (&holder->lock);
   pending = holder->secret != NULL
-      && (holder->key == NULL || holder->key_generation != holder->generation);
+      && (holder->key == NULL || holder->key_generation != holder->generation)
+      && holder->failed_generation != holder->generation;
   g_mutex_unlock (&holder->lock);
   return pending;
 }
@@ -238,8 +263,12 @@ gst_otc_secret_holder_start (GstOtcSecretHolder * holder, GError ** error)
   key = otc_secret_key_derive_shared (secret, session_id, error);
   wipe_string (secret);
   g_free (session_id);
-  if (key == NULL)
+  if (key == NULL) {
+    g_mutex_lock (&holder->lock);
+    holder->started = FALSE;
+    g_mutex_unlock (&holder->lock);
     return FALSE;
+  }
 
   g_mutex_lock (&holder->lock);
   if (gen == holder->generation)

@@ -20,8 +20,12 @@ typedef struct
   OtcSecretKey *key;            /* SK for key_generation */
   guint key_generation;
   gint key_serial;              /* atomic: bumped when @key changes */
-  guint deriving;               /* worker threads running */
+  guint deriving;               /* worker threads running (0 or 1) */
+  guint failed_generation;      /* derivation failed for this one */
   GCond idle;
+  /* posted when a derivation fails on the worker thread */
+  const gchar *error_message_name;
+  gint error_code;
 } GstOtcSecretHolder;
 
 void gst_otc_secret_holder_init (GstOtcSecretHolder * holder,

@@ -18,7 +18,12 @@ OtcFrameEncryptor *otc_frame_encryptor_new (OtcCipherSuite suite,
 void otc_frame_encryptor_free (OtcFrameEncryptor * enc);
 
 /* Switches to @sk for the next frame, keeping KID and counter. NULL
- * forgets the secret (frames are refused until a new one is set). */
+ * forgets the secret (frames are refused until a new one is set).
+ * (secret, KID) pairs are tracked process-wide: if this pair protected
+ * frames before (an encryptor restarted with a fixed KID), the counter
+ * continues after the last one used; if another live encryptor uses it,
+ * this fails with OTC_E2EE_ERROR_ENCRYPTION_INTERNAL. A fixed KID must not
+ * be used by another process under the same secret. */
 gboolean otc_frame_encryptor_set_secret_key (OtcFrameEncryptor * enc,
     OtcSecretKey * sk, GError ** error);
 gboolean otc_frame_encryptor_has_secret (const OtcFrameEncryptor * enc);

@@ -432,6 +432,99 @@ GST_START_TEST (test_counter_wrap_takes_new_kid)
 
 GST_END_TEST;
 
+/* A fixed key id never reuses a counter in this process: a restarted
+ * encryptor goes on where the last stopped, a second live one is refused. */
+GST_START_TEST (test_fixed_kid_never_reuses_counters)
+{
+  OtcSecretKey *sk = otc_test_secret_key ("fixed kid secret", "s");
+  OtcSecretKey *other = otc_test_secret_key ("another fixed kid secret", "s");
+  OtcFrameEncryptor *a = otc_frame_encryptor_new (6, 4711, 0), *b, *c;
+  guint8 prot[64 + OTC_FRAME_MAX_OVERHEAD];
+  GError *error = NULL;
+  guint i;
+
+  fail_unless (otc_frame_encryptor_set_secret_key (a, sk, NULL));
+  for (i = 0; i < 5; i++)
+    protect_one (a, prot, i);
+  /* a second live encryptor with the same (secret, KID) */
+  b = otc_frame_encryptor_new (6, 4711, 0);
+  fail_if (otc_frame_encryptor_set_secret_key (b, sk, &error));
+  fail_unless (g_error_matches (error, OTC_E2EE_ERROR,
+          OTC_E2EE_ERROR_ENCRYPTION_INTERNAL));
+  g_clear_error (&error);
+  /* the same KID under another secret is another pair */
+  fail_unless (otc_frame_encryptor_set_secret_key (b, other, NULL));
+  fail_unless_equals_uint64 (otc_frame_encryptor_get_counter (b), 0);
+  otc_frame_encryptor_free (b);
+  otc_frame_encryptor_free (a);
+  /* restarted: resumes after the five used counters */
+  c = otc_frame_encryptor_new (6, 4711, 0);
+  fail_unless (otc_frame_encryptor_set_secret_key (c, sk, NULL));
+  fail_unless_equals_uint64 (otc_frame_encryptor_get_counter (c), 5);
+  protect_one (c, prot, 9);
+  fail_unless_equals_uint64 (otc_frame_encryptor_get_counter (c), 6);
+  otc_frame_encryptor_free (c);
+  otc_secret_key_unref (sk);
+  otc_secret_key_unref (other);
+}
+
+GST_END_TEST;
+
+/* A table full of real streams does not give one up for a forged KID. */
+GST_START_TEST (test_full_table_keeps_real_streams)
+{
+  OtcSecretKey *sk = otc_test_secret_key ("correct horse battery", "s");
+  OtcFrameDecryptor *dec = otc_frame_decryptor_new (6, 4, 4);
+  OtcFrameEncryptor *enc[5];
+  guint8 sent[5][64 + OTC_FRAME_MAX_OVERHEAD], plain[200];
+  gsize len[5];
+  OtcUnprotectResult res;
+  guint i;
+
+  otc_frame_decryptor_set_secret_key (dec, sk, 0);
+  for (i = 0; i < 4; i++) {
+    enc[i] = otc_frame_encryptor_new (6, 900 + i, 0);
+    fail_unless (otc_frame_encryptor_set_secret_key (enc[i], sk, NULL));
+    len[i] = protect_one (enc[i], sent[i], i);
+    otc_frame_decryptor_unprotect (dec, sent[i], len[i], plain,
+        sizeof (plain), 0, &res);
+    fail_unless_equals_int (res.status, OTC_FRAME_OK);
+  }
+  for (i = 0; i < 1000; i++) {
+    guint8 forged[40];
+    gsize h = otc_sframe_header_encode (5000 + i, 0, forged);
+
+    memset (forged + h, 0xcd, sizeof (forged) - h);
+    forged[sizeof (forged) - 1] = 0;
+    otc_frame_decryptor_unprotect (dec, forged, sizeof (forged), plain,
+        sizeof (plain), 0, &res);
+    fail_unless_equals_int (res.status, OTC_FRAME_AUTH_FAILED);
+  }
+  fail_unless_equals_int (otc_frame_decryptor_get_n_streams (dec), 4);
+  /* every real stream still knows its sent frame */
+  for (i = 0; i < 4; i++) {
+    otc_frame_decryptor_unprotect (dec, sent[i], len[i], plain,
+        sizeof (plain), 0, &res);
+    fail_unless_equals_int (res.status, OTC_FRAME_REPLAYED);
+  }
+  /* a genuine new stream still gets in (evicting the least recent) */
+  enc[4] = otc_frame_encryptor_new (6, 999, 0);
+  fail_unless (otc_frame_encryptor_set_secret_key (enc[4], sk, NULL));
+  len[4] = protect_one (enc[4], sent[4], 4);
+  otc_frame_decryptor_unprotect (dec, sent[4], len[4], plain, sizeof (plain),
+      0, &res);
+  fail_unless_equals_int (res.status, OTC_FRAME_OK);
+  otc_frame_decryptor_unprotect (dec, sent[4], len[4], plain, sizeof (plain),
+      0, &res);
+  fail_unless_equals_int (res.status, OTC_FRAME_REPLAYED);
+  for (i = 0; i < 5; i++)
+    otc_frame_encryptor_free (enc[i]);
+  otc_frame_decryptor_free (dec);
+  otc_secret_key_unref (sk);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_random_kids)
 {
   guint i;
@@ -620,6 +713,8 @@ frame_suite (void)
   tcase_add_test (tc, test_encryptor_secret_change_keeps_counter);
   tcase_add_test (tc, test_counter_wrap_takes_new_kid);
   tcase_add_test (tc, test_random_kids);
+  tcase_add_test (tc, test_fixed_kid_never_reuses_counters);
+  tcase_add_test (tc, test_full_table_keeps_real_streams);
   tcase_add_test (tc, test_kid_flood_bounded);
   tcase_add_test (tc, test_malformed_inputs);
   tcase_add_test (tc, test_opus_and_small_vp8_clear_length);
