@@ -291,6 +291,19 @@ otc_frame_parse (OtcCipherSuite suite, const guint8 * data, gsize len,
   return TRUE;
 }
 
+/* aad = H || F[0:L] || byte(L), where they lie in a protected frame */
+static void
+frame_aad (const guint8 * data, const OtcFrameInfo * info, OtcBytes aad[3])
+{
+  aad[0].data = data + info->clear_len;
+  aad[0].len = info->header_len;
+  aad[1].data = data;
+  aad[1].len = info->clear_len;
+  aad[2].data = data + info->ciphertext_offset + info->ciphertext_len
+      + info->tag_len;
+  aad[2].len = 1;
+}
+
 OtcFrameStatus
 otc_frame_unprotect (OtcFrameKey * key, const guint8 * data,
     const OtcFrameInfo * info, guint8 * out)
@@ -302,12 +315,7 @@ otc_frame_unprotect (OtcFrameKey * key, const guint8 * data,
 
   g_return_val_if_fail (key->kid == info->kid, OTC_FRAME_INTERNAL_ERROR);
 
-  aad[0].data = data + info->clear_len;
-  aad[0].len = info->header_len;
-  aad[1].data = data;
-  aad[1].len = info->clear_len;
-  aad[2].data = ct + info->ciphertext_len + info->tag_len;      /* footer */
-  aad[2].len = 1;
+  frame_aad (data, info, aad);
   make_nonce (key, info->ctr, nonce);
   status = aead_open (key, nonce, aad, 3, ct, info->ciphertext_len,
       ct + info->ciphertext_len, out + info->clear_len);
@@ -327,12 +335,7 @@ otc_frame_unprotect_in_place (OtcFrameKey * key, guint8 * data,
 
   g_return_val_if_fail (key->kid == info->kid, OTC_FRAME_INTERNAL_ERROR);
 
-  aad[0].data = data + info->clear_len;
-  aad[0].len = info->header_len;
-  aad[1].data = data;
-  aad[1].len = info->clear_len;
-  aad[2].data = ct + info->ciphertext_len + info->tag_len;
-  aad[2].len = 1;
+  frame_aad (data, info, aad);
   make_nonce (key, info->ctr, nonce);
   /* decrypted where it lies (exact overlap is allowed), then moved over
    * the header: the frame becomes F[0:L] || plaintext */
