@@ -31,7 +31,43 @@ struct _OtcFrameDecryptor
   guint max_streams;
   guint n_streams;
   guint64 clock;
+  /* KIDs reported mismatched while the table had no slot for them (full of
+   * streams that authenticated): remembered here so that they are
+   * reported once, and matched when they come good. */
+  guint64 unslotted[16];
+  guint n_unslotted;
+  guint next_unslotted;
 };
+
+static gboolean
+unslotted_find (OtcFrameDecryptor * dec, guint64 kid, gboolean remove)
+{
+  guint i;
+
+  for (i = 0; i < dec->n_unslotted; i++) {
+    if (dec->unslotted[i] == kid) {
+      if (remove)
+        dec->unslotted[i] = dec->unslotted[--dec->n_unslotted];
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* MISMATCH the first time @kid is reported without a slot, NONE after
+ * (the oldest is forgotten when the list is full). */
+static OtcStreamEvent
+unslotted_mismatch (OtcFrameDecryptor * dec, guint64 kid)
+{
+  if (unslotted_find (dec, kid, FALSE))
+    return OTC_STREAM_EVENT_NONE;
+  if (dec->n_unslotted < G_N_ELEMENTS (dec->unslotted))
+    dec->unslotted[dec->n_unslotted++] = kid;
+  else
+    dec->unslotted[dec->next_unslotted++ % G_N_ELEMENTS (dec->unslotted)] =
+        kid;
+  return OTC_STREAM_EVENT_MISMATCH;
+}
 
 OtcFrameDecryptor *
 otc_frame_decryptor_new (OtcCipherSuite suite, guint max_streams,
@@ -215,7 +251,9 @@ otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec, guint64 kid)
 {
   Stream *stream = find_stream (dec, kid);
 
-  if (stream == NULL || stream->state == STREAM_MISMATCHED)
+  if (stream == NULL)
+    return unslotted_mismatch (dec, kid);
+  if (stream->state == STREAM_MISMATCHED)
     return OTC_STREAM_EVENT_NONE;
   stream->state = STREAM_MISMATCHED;
   return OTC_STREAM_EVENT_MISMATCH;
@@ -277,7 +315,14 @@ otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
     Stream *slot = pick_victim (dec);
 
     init_stream (dec, slot, info.kid);
+    if (unslotted_find (dec, info.kid, TRUE))
+      slot->state = STREAM_MISMATCHED;  /* reported: a match follows */
     stream = slot;
+  } else if (status == OTC_FRAME_AUTH_FAILED && stream == &scratch) {
+    if (!(flags & OTC_UNPROTECT_DEFER_MISMATCH))
+      res->event = unslotted_mismatch (dec, info.kid);
+    res->was_mismatched = unslotted_find (dec, info.kid, FALSE);
+    return;
   }
   if (status == OTC_FRAME_OK) {
     otc_replay_window_accept (&stream->window, info.ctr);

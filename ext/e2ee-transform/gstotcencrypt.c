@@ -523,8 +523,11 @@ gst_otc_encrypt_class_init (GstOtcEncryptClass * klass)
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_KEY_ID,
       g_param_spec_uint64 ("key-id", "Key id",
-          "The SFrame key id (KID) of this sender, unique in the session; "
-          "0 takes a fresh random KID at every start",
+          "The SFrame key id (KID) of this sender. 0 (the default) takes a "
+          "fresh random KID at every start. A fixed KID must never be used "
+          "by another sender, or by another process, under the same secret "
+          "(counters would repeat); within this process a restart continues "
+          "its counter and a second live user is refused",
           0, G_MAXUINT64, DEFAULT_KEY_ID,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));

@@ -21,7 +21,7 @@ gboolean otc_secret_validate (const gchar * secret, GError ** error);
 typedef struct _OtcSecretKey OtcSecretKey;
 
 /* Validates @secret and runs PBKDF2-HMAC-SHA256 (600,000 iterations, about
- * 0.1-0.2 s): never call it on a streaming thread. @session_id may be NULL
+ * about 0.2 s here, more under load): never call it on a streaming thread. @session_id may be NULL
  * (same as ""). */
 OtcSecretKey *otc_secret_key_derive (const gchar * secret,
     const gchar * session_id, GError ** error);

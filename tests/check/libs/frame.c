@@ -501,11 +501,40 @@ GST_START_TEST (test_full_table_keeps_real_streams)
     fail_unless_equals_int (res.status, OTC_FRAME_AUTH_FAILED);
   }
   fail_unless_equals_int (otc_frame_decryptor_get_n_streams (dec), 4);
-  /* every real stream still knows its sent frame */
+  /* every real stream still knows its first frame */
   for (i = 0; i < 4; i++) {
     otc_frame_decryptor_unprotect (dec, sent[i], len[i], plain,
         sizeof (plain), 0, &res);
     fail_unless_equals_int (res.status, OTC_FRAME_REPLAYED);
+  }
+  /* a sender with a wrong secret, while the table is full: reported once,
+   * then matched once it has the right secret */
+  {
+    OtcSecretKey *wrong = otc_test_secret_key ("wrong horse battery", "s");
+    OtcFrameEncryptor *w = otc_frame_encryptor_new (6, 777, 0);
+    guint8 wf[64 + OTC_FRAME_MAX_OVERHEAD];
+    guint events = 0;
+    gsize n;
+
+    fail_unless (otc_frame_encryptor_set_secret_key (w, wrong, NULL));
+    for (i = 0; i < 10; i++) {
+      n = protect_one (w, wf, i);
+      otc_frame_decryptor_unprotect (dec, wf, n, plain, sizeof (plain), 0,
+          &res);
+      fail_unless_equals_int (res.status, OTC_FRAME_AUTH_FAILED);
+      events += res.event == OTC_STREAM_EVENT_MISMATCH;
+    }
+    fail_unless_equals_int (events, 1);
+    fail_unless_equals_int (otc_frame_decryptor_declare_mismatch (dec, 777),
+        OTC_STREAM_EVENT_NONE);
+    fail_unless (otc_frame_encryptor_set_secret_key (w, sk, NULL));
+    n = protect_one (w, wf, 1);
+    otc_frame_decryptor_unprotect (dec, wf, n, plain, sizeof (plain), 0, &res);
+    fail_unless_equals_int (res.status, OTC_FRAME_OK);
+    fail_unless_equals_int (res.event, OTC_STREAM_EVENT_MATCH);
+    fail_unless_equals_int (otc_frame_decryptor_get_n_streams (dec), 4);
+    otc_frame_encryptor_free (w);
+    otc_secret_key_unref (wrong);
   }
   /* a genuine new stream still gets in (evicting the least recent) */
   enc[4] = otc_frame_encryptor_new (6, 999, 0);
