@@ -9,7 +9,9 @@ packages=(
   libglib2.0-dev libssl-dev libjson-glib-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-bad gstreamer1.0-nice
+  libgstreamer-plugins-bad1.0-dev libnice-dev libsoup-3.0-dev libjwt-dev
+  iproute2 util-linux
 )
 missing=()
 for p in "${packages[@]}"; do

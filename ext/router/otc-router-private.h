@@ -1,0 +1,76 @@
+/* What the router's objects share; not installed. */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "otc-router-auth.h"
+#include "otc-router-server.h"
+#include "otc-router-session.h"
+#include "otc-signalling.h"
+
+G_BEGIN_DECLS
+
+GST_DEBUG_CATEGORY_EXTERN (otc_router_debug);
+
+struct _OtcRouterServer
+{
+  SoupServer *soup;
+  gchar *url;
+  OtcRouterAuth *auth;
+  OtcRouterMedia *media;
+  gboolean e2ee_enabled;
+  gchar *archive_dir;
+  GHashTable *sessions;         /* id -> OtcRouterSession (owned) */
+  GHashTable *clients;          /* OtcRouterClient set (owned) */
+  GHashTable *archives;         /* id -> OtcRouterArchive (owned) */
+};
+
+/* One signalling connection (otc-router-client.c). */
+struct _OtcRouterClient
+{
+  OtcRouterServer *server;
+  SoupWebsocketConnection *ws;
+  gchar *id;                    /* connection id once connected */
+  OtcRouterSession *session;    /* NULL until connected */
+  OtcRole role;
+  gchar *data;
+  gint64 created;
+  GHashTable *subscriptions;    /* subscription id -> OtcMediaLeg */
+  guint connect_timeout;
+  guint signals_this_second;
+  gint64 signal_window;
+};
+
+OtcRouterClient *otc_router_client_new (OtcRouterServer * server,
+    SoupWebsocketConnection * ws);
+/* Leaves the session (telling the others) and closes the socket. */
+void otc_router_client_close (OtcRouterClient * client, gushort code,
+    const gchar * reason);
+void otc_router_client_free (OtcRouterClient * client);
+void otc_router_client_send (OtcRouterClient * client, JsonObject * msg);
+
+/* Sends @msg (not taken) to every connection of @session but @except. */
+void otc_router_session_broadcast (OtcRouterSession * session,
+    JsonObject * msg, OtcRouterClient * except);
+
+/* REST (otc-router-rest.c) and archives (otc-router-archive.c). */
+void otc_router_rest_register (OtcRouterServer * server);
+typedef struct _OtcRouterArchive OtcRouterArchive;
+void otc_router_archive_free (OtcRouterArchive * archive);
+void otc_router_archive_handle (OtcRouterServer * server, SoupServerMessage
+    * msg, const gchar * method, gchar ** path, JsonObject * body);
+void otc_router_archive_stop_all (OtcRouterServer * server);
+/* archiveMode=always: starts an archive once the session has a stream. */
+void otc_router_archive_auto_start (OtcRouterServer * server,
+    OtcRouterSession * session);
+
+/* The 409 message for features E2EE sessions refuse. */
+const gchar *otc_router_e2ee_refusal (void);
+
+/* JSON replies. */
+void otc_router_reply_json (SoupServerMessage * msg, guint status,
+    JsonNode * body);
+void otc_router_reply_error (SoupServerMessage * msg, guint status,
+    const gchar * message);
+
+G_END_DECLS
