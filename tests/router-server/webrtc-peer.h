@@ -25,8 +25,9 @@ typedef struct
   guint64 keyframes;            /* publisher: key frames encoded */
 } TestPeer;
 
-/* Publishes test video (VP8, through otcencrypt with @secret) as
- * @sig's connection; returns once the stream id is known. */
+/* Publishes test video (VP8, through otcencrypt with @secret; NULL: not
+ * encrypted) as @sig's connection. ->stream_id is set once the router
+ * answered (pump until then). */
 TestPeer *test_peer_publish (TestClient * sig, const gchar * session_id,
     const gchar * secret);
 /* Subscribes to @stream_id; received frames are depayloaded (still
