@@ -1,7 +1,11 @@
 /* otc-router's REST API against a real router process: session creation
  * with and without E2EE, the JWT checks, and the features E2EE sessions
  * refuse (409). */
+#include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "router-test-util.h"
 
@@ -249,6 +253,75 @@ GST_START_TEST (test_project_without_e2ee)
 
 GST_END_TEST;
 
+/* Without a key and secret the router makes a pair, keeps it (mode 0600)
+ * and says where; the next start uses the same pair. */
+GST_START_TEST (test_generated_credentials)
+{
+  gchar *dir = g_dir_make_tmp ("otc-router-creds-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "credentials", NULL), *contents = NULL;
+  gchar **envp = g_environ_setenv (g_get_environ (), "OTC_ROUTER_STATE_DIR",
+      dir, TRUE);
+  gchar *argv[] = { (gchar *) g_getenv ("OTC_ROUTER"), (gchar *) "token",
+    (gchar *) "--session-id=x", NULL
+  };
+  gchar *out = NULL, *err = NULL;
+  GPid pid;
+  gint out_fd, status;
+  GString *text = g_string_new (NULL);
+  gchar buf[256];
+  GStatBuf st;
+  gssize n;
+  gchar *router_argv[] = { (gchar *) g_getenv ("OTC_ROUTER"),
+    (gchar *) "--port=0", NULL
+  };
+
+  /* token with no credentials yet: a clear error */
+  fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, &err, &status, NULL));
+  fail_if (g_spawn_check_wait_status (status, NULL));
+  fail_unless (strstr (err, "no API key") != NULL, "%s", err);
+  g_free (out);
+  g_free (err);
+
+  fail_unless (g_spawn_async_with_pipes (NULL, router_argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL, &out_fd, NULL,
+          NULL));
+  while (strstr (text->str, "credentials:") == NULL
+      && (n = read (out_fd, buf, sizeof (buf))) > 0)
+    g_string_append_len (text, buf, n);
+  kill (pid, SIGTERM);
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+  close (out_fd);
+  fail_unless (g_str_has_prefix (text->str, "http://127.0.0.1:"), "%s",
+      text->str);
+  fail_unless (strstr (text->str, path) != NULL, "%s", text->str);
+  fail_unless (g_stat (path, &st) == 0);
+  fail_unless_equals_int (st.st_mode & 0777, 0600);
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  fail_unless (strstr (contents, "api_secret=") != NULL);
+  /* the secret is not printed */
+  fail_unless (strstr (text->str, strstr (contents, "api_secret=") + 11) ==
+      NULL || strlen (strstr (contents, "api_secret=") + 11) < 8);
+  /* and the tools find it now */
+  fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, &err, &status, NULL));
+  fail_unless (g_spawn_check_wait_status (status, NULL), "%s", err);
+  fail_unless (g_str_has_prefix (out, "eyJ"));
+  g_free (out);
+  g_free (err);
+
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (contents);
+  g_free (path);
+  g_free (dir);
+  g_strfreev (envp);
+  g_string_free (text, TRUE);
+}
+
+GST_END_TEST;
+
 static Suite *
 rest_suite (void)
 {
@@ -262,6 +335,7 @@ rest_suite (void)
   tcase_add_test (tc, test_e2ee_refuses_decoding_features);
   tcase_add_test (tc, test_bad_requests);
   tcase_add_test (tc, test_project_without_e2ee);
+  tcase_add_test (tc, test_generated_credentials);
   return s;
 }
 
