@@ -24,6 +24,7 @@ test_router_start (const gchar * const *extra_args)
   GError *error = NULL;
   GString *line = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gchar *secret_file;
   guint i;
 
   r->state_dir = g_dir_make_tmp ("otc-router-state-XXXXXX", NULL);
@@ -32,7 +33,12 @@ test_router_start (const gchar * const *extra_args)
   g_ptr_array_add (argv, (gpointer) g_getenv ("OTC_ROUTER"));
   g_ptr_array_add (argv, "--port=0");
   g_ptr_array_add (argv, "--api-key=" TEST_API_KEY);
-  g_ptr_array_add (argv, "--api-secret=" TEST_API_SECRET);
+  /* the secret through a file: never on a command line */
+  secret_file = g_build_filename (r->state_dir, "api-secret", NULL);
+  fail_unless (g_file_set_contents_full (secret_file, TEST_API_SECRET, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL));
+  g_ptr_array_add (argv, g_strconcat ("--api-secret-file=", secret_file,
+          NULL));
   g_ptr_array_add (argv, g_strconcat ("--archive-dir=", r->archive_dir,
           NULL));
   for (i = 0; extra_args && extra_args[i]; i++)
@@ -45,7 +51,9 @@ test_router_start (const gchar * const *extra_args)
           NULL, &error))
     fail ("cannot start otc-router: %s", error->message);
   g_strfreev (envp);
+  g_free (g_ptr_array_index (argv, 3));
   g_free (g_ptr_array_index (argv, 4));
+  g_free (secret_file);
   g_ptr_array_unref (argv);
 
   /* the first line is the URL */
@@ -83,8 +91,15 @@ test_router_stop (TestRouter * r)
   g_spawn_close_pid (r->pid);
   close (r->out_fd);
   g_free (r->url);
+  {
+    gchar *f = g_build_filename (r->state_dir, "api-secret", NULL);
+    g_unlink (f);
+    g_free (f);
+  }
+  /* empty by now: the tests remove the archives they made */
+  g_rmdir (r->archive_dir);
+  g_rmdir (r->state_dir);
   g_free (r->archive_dir);
-  /* the state dir holds the archives some tests look at; removed by them */
   g_free (r->state_dir);
   g_free (r);
   return status;

@@ -51,10 +51,12 @@ on_local_description (GstPromise * promise, gpointer user_data)
   gst_promise_unref (promise);
   if (desc == NULL)
     return;                     /* interrupted: the peer is going away */
-  g_signal_emit_by_name (p->webrtc, "set-local-description", desc, NULL);
+  /* queued before it is set: candidates (gathered from then on) must not
+   * reach the router ahead of the description */
   sdp = gst_sdp_message_as_text (desc->sdp);
   push_event (p, "sdp", sdp, 0);
   g_free (sdp);
+  g_signal_emit_by_name (p->webrtc, "set-local-description", desc, NULL);
   gst_webrtc_session_description_free (desc);
 }
 
