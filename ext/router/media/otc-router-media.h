@@ -71,7 +71,26 @@ gboolean otc_router_media_start_recording (OtcRouterMedia * media,
 gboolean otc_router_media_stop_recording (OtcRouterMedia * media,
     const gchar * recording_id, GError ** error);
 
-/* Additions (the media module's own): errors, statistics. */
+/* Additions (the media module's own): lifetimes, errors, statistics.
+ *
+ * Lifetime: a leg handle is valid until otc_media_leg_close() or until its
+ * closed callback returns, whichever comes first. closed never runs for a
+ * leg the caller closed itself, and never from inside one of these
+ * functions (always from the context); otc_media_leg_close() is allowed
+ * inside the closed callback. A leg's own description is delivered before
+ * any of its candidates. otc_router_media_free() closes every leg and
+ * recording without callbacks; publish/subscribe/set_remote_answer and
+ * stop_recording wait for webrtcbin (a few ms; stop_recording until the
+ * file is complete).
+ *
+ * Media: every m-line of a publisher's offer must be audio with Opus or
+ * video with VP8, and send; the answer keeps only that payload type (no
+ * RTX/RED/FEC, no simulcast). Subscriber legs are offered the publisher's
+ * payload types and SSRCs, so packets are forwarded unchanged; if the
+ * publisher's offer had no a=ssrc, a subscriber's offer waits for its
+ * first RTP packets. ICE: host candidates on the given addresses, UDP
+ * only, no STUN/TURN. Recording: the streams that have media when it
+ * starts. */
 
 #define OTC_ROUTER_MEDIA_ERROR (otc_router_media_error_quark ())
 GQuark otc_router_media_error_quark (void);
@@ -108,5 +127,9 @@ GstStructure *otc_router_media_get_stream_stats (OtcRouterMedia * media,
 
 /* TRUE for a publisher leg, FALSE for a subscriber leg. */
 gboolean otc_media_leg_is_publisher (OtcMediaLeg * leg);
+
+/* The user_data given to publish/subscribe (for instance to free it before
+ * otc_media_leg_close(): closed does not run then). */
+gpointer otc_media_leg_get_user_data (OtcMediaLeg * leg);
 
 G_END_DECLS
