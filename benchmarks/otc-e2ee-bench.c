@@ -11,6 +11,7 @@
  * own there, so that nothing needs installing and the user's registry is
  * left alone. */
 #ifdef HAVE_CONFIG_H
+#include "bench-machine.h"
 #include "config.h"
 #endif
 
@@ -85,28 +86,6 @@ bench_median (const gdouble * values, guint n)
   return m;
 }
 
-static gchar *
-cpu_model_name (void)
-{
-  gchar *contents = NULL, *model = NULL;
-  gchar **lines;
-  guint i;
-
-  if (!g_file_get_contents ("/proc/cpuinfo", &contents, NULL, NULL))
-    return g_strdup ("unknown");
-  lines = g_strsplit (contents, "\n", -1);
-  for (i = 0; lines[i] != NULL && model == NULL; i++) {
-    if (g_str_has_prefix (lines[i], "model name")) {
-      const gchar *colon = strchr (lines[i], ':');
-
-      if (colon != NULL)
-        model = g_strstrip (g_strdup (colon + 1));
-    }
-  }
-  g_strfreev (lines);
-  g_free (contents);
-  return model ? model : g_strdup ("unknown");
-}
 
 /* Before gst_init: the build directory's plugin first, and a registry of
  * our own so that the user's cache never lists a build-tree plugin. */
@@ -177,7 +156,7 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   targets = g_ptr_array_new_with_free_func (target_free);
 
-  model = cpu_model_name ();
+  model = bench_cpu_model_name ();
   gst_version = gst_version_string ();
   g_print ("otc-e2ee-bench (otc %s)\n", PACKAGE_VERSION);
   g_print ("  machine:   %s, %u cores (nproc %u)\n", model,

@@ -33,6 +33,7 @@
  * The exit status is non-zero only when a measurement failed, not when a
  * target is missed. */
 #ifdef HAVE_CONFIG_H
+#include "bench-machine.h"
 #include "config.h"
 #endif
 
@@ -165,28 +166,6 @@ ticks_to_ms (guint64 ticks)
   return ticks * 1000.0 / sysconf (_SC_CLK_TCK);
 }
 
-static gchar *
-cpu_model_name (void)
-{
-  gchar *contents = NULL, *model = NULL;
-  gchar **lines;
-  guint i;
-
-  if (!g_file_get_contents ("/proc/cpuinfo", &contents, NULL, NULL))
-    return g_strdup ("unknown");
-  lines = g_strsplit (contents, "\n", -1);
-  for (i = 0; lines[i] != NULL && model == NULL; i++) {
-    if (g_str_has_prefix (lines[i], "model name")) {
-      const gchar *colon = strchr (lines[i], ':');
-
-      if (colon != NULL)
-        model = g_strstrip (g_strdup (colon + 1));
-    }
-  }
-  g_strfreev (lines);
-  g_free (contents);
-  return model ? model : g_strdup ("unknown");
-}
 
 static gchar *
 load_average (void)
@@ -503,7 +482,7 @@ fmt (const gchar * format, gdouble v)
 static void
 print_machine (const gchar * router_path)
 {
-  gchar *model = cpu_model_name (), *load = load_average ();
+  gchar *model = bench_cpu_model_name (), *load = load_average ();
   gchar *gst = gst_version_string ();
   struct utsname u;
 
