@@ -666,8 +666,12 @@ output_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   OtcOutput *out = user_data;
   GstFlowReturn ret;
 
-  /* not linked yet: the sticky events stayed on the tee pad */
+  /* Not linked yet, or linked while this buffer was on its way: the
+   * sticky events (stream-start, caps, segment) have not gone to the sink
+   * pad yet; the next push sends them first. */
   if (!g_atomic_int_get (&out->linked) || g_atomic_int_get (&out->failed))
+    return GST_PAD_PROBE_DROP;
+  if (G_UNLIKELY (GST_PAD_HAS_PENDING_EVENTS (pad)))
     return GST_PAD_PROBE_DROP;
   if (out->leg && !g_atomic_int_get (&out->leg->connected))
     return GST_PAD_PROBE_DROP;
