@@ -226,6 +226,27 @@ gst_otc_secret_holder_has_secret (GstOtcSecretHolder * holder)
   return has;
 }
 
+gchar *
+gst_otc_secret_holder_dup_secret (GstOtcSecretHolder * holder)
+{
+  gchar *copy;
+
+  g_mutex_lock (&holder->lock);
+  copy = g_strdup (holder->secret);
+  g_mutex_unlock (&holder->lock);
+  return copy;
+}
+
+void
+gst_otc_secret_holder_remove_secret (GstOtcSecretHolder * holder)
+{
+  g_mutex_lock (&holder->lock);
+  wipe_string (holder->secret);
+  holder->secret = NULL;
+  holder->generation++;
+  g_mutex_unlock (&holder->lock);
+}
+
 gboolean
 gst_otc_secret_holder_is_pending (GstOtcSecretHolder * holder)
 {

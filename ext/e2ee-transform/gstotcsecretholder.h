@@ -43,6 +43,11 @@ void gst_otc_secret_holder_set_session_id (GstOtcSecretHolder * holder,
     const gchar * session_id);
 gchar *gst_otc_secret_holder_dup_session_id (GstOtcSecretHolder * holder);
 gboolean gst_otc_secret_holder_has_secret (GstOtcSecretHolder * holder);
+/* A copy of the secret (NULL if none): wipe it (OPENSSL_cleanse) before
+ * freeing. For holders that hand the secret on (otcsession). */
+gchar *gst_otc_secret_holder_dup_secret (GstOtcSecretHolder * holder);
+/* Only for holders that are never started (otcsession). */
+void gst_otc_secret_holder_remove_secret (GstOtcSecretHolder * holder);
 /* TRUE while the key of the latest secret is still being derived. */
 gboolean gst_otc_secret_holder_is_pending (GstOtcSecretHolder * holder);
 

@@ -85,6 +85,9 @@ otc_router_session_e2ee_json (OtcRouterSession * session)
     json_object_set_string_member (o, "format", "OTC-E2EE");
     json_object_set_string_member (o, "cipherSuite",
         "aes-256-ctr-hmac-sha512-80");
+    /* blocks start at 256: small KIDs keep the SFrame header short */
+    session->next_key_id_base += OTC_ROUTER_KEY_IDS_PER_CONNECTION;
+    json_object_set_int_member (o, "keyIdBase", session->next_key_id_base);
   }
   return o;
 }

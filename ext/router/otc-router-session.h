@@ -35,6 +35,7 @@ typedef struct
   gint64 created;               /* ms since the epoch */
   GHashTable *connections;      /* id -> OtcRouterClient (not owned) */
   GHashTable *streams;          /* id -> OtcRouterStream (owned) */
+  guint64 next_key_id_base;     /* E2EE: the next connection's KID block */
 } OtcRouterSession;
 
 OtcRouterSession *otc_router_session_new (const gchar * project_id,
@@ -47,7 +48,12 @@ gchar *otc_router_new_id (const gchar * prefix);
 void otc_router_stream_free (OtcRouterStream * stream);
 JsonObject *otc_router_stream_to_json (OtcRouterStream * stream);
 
-/* The session's E2EE parameters as the "e2ee" member of "connected". */
+/* Each connection of an E2EE session gets a block of 256 SFrame key ids
+ * that no other connection of the session gets (docs/signalling.md). */
+#define OTC_ROUTER_KEY_IDS_PER_CONNECTION 256
+
+/* The session's E2EE parameters as the "e2ee" member of "connected"; in an
+ * E2EE session this takes the next key-id block for the new connection. */
 JsonObject *otc_router_session_e2ee_json (OtcRouterSession * session);
 
 G_END_DECLS
