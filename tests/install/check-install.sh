@@ -30,6 +30,13 @@ out=$(GST_PLUGIN_SYSTEM_PATH_1_0="$dest$plugindir" GST_PLUGIN_PATH_1_0='' \
   gst-inspect-1.0 otcencrypt 2>&1) || fail "gst-inspect-1.0 otcencrypt: $out"
 grep -q "encryption-secret" <<<"$out" || fail "otcencrypt properties missing"
 echo "ok: gst-inspect-1.0 otcencrypt"
+for element in otcsession otcsink otcsrc; do
+  out=$(GST_PLUGIN_SYSTEM_PATH_1_0="$dest$plugindir" GST_PLUGIN_PATH_1_0='' \
+    GST_REGISTRY="$dest/registry.bin" LD_LIBRARY_PATH="$dest$prefix/$libdir" \
+    gst-inspect-1.0 $element 2>&1) || fail "gst-inspect-1.0 $element: $out"
+  grep -q "ice-addresses" <<<"$out" || fail "$element properties missing"
+done
+echo "ok: gst-inspect-1.0 otcsession otcsink otcsrc"
 
 # an application against the installed header and pkg-config file
 cat >"$dest/app.c" <<'C'

@@ -2,6 +2,7 @@
  * encrypted or not, byte-exact at the frame level. Runs in a loopback-only
  * network namespace (tests/netns-run.sh). */
 #include <gst/check/gstcheck.h>
+#include <gst/webrtc/webrtc.h>
 
 #include "session-common.h"
 
@@ -72,6 +73,59 @@ key_id_of (Participant * p)
   return kid;
 }
 
+static gboolean
+count_local_candidate (GQuark field, const GValue * value, gpointer data)
+{
+  GPtrArray *addresses = data;
+  const GstStructure *s;
+  GstWebRTCStatsType type;
+
+  if (!GST_VALUE_HOLDS_STRUCTURE (value))
+    return TRUE;
+  s = gst_value_get_structure (value);
+  if (gst_structure_get (s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, NULL)
+      && type == GST_WEBRTC_STATS_LOCAL_CANDIDATE)
+    g_ptr_array_add (addresses, g_strdup (gst_structure_get_string (s,
+                "address")));
+  return TRUE;
+}
+
+/* Every local ICE candidate of @p's webrtcbins is on 127.0.0.1, even with
+ * another address on an interface (OTC_NETNS_EXTRA_ADDRESS). */
+static void
+check_ice_on_loopback (Participant * p)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (p->session));
+  GValue v = G_VALUE_INIT;
+  GPtrArray *addresses = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstElementFactory *f = gst_element_get_factory (e);
+
+    if (f && g_str_equal (GST_OBJECT_NAME (f), "webrtcbin")) {
+      GstPromise *promise = gst_promise_new ();
+
+      g_signal_emit_by_name (e, "get-stats", NULL, promise);
+      fail_unless_equals_int (gst_promise_wait (promise),
+          GST_PROMISE_RESULT_REPLIED);
+      gst_structure_foreach (gst_promise_get_reply (promise),
+          count_local_candidate, addresses);
+      gst_promise_unref (promise);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  fail_unless (addresses->len > 0, "%s: no local candidate", p->name);
+  for (i = 0; i < addresses->len; i++)
+    fail_unless_equals_string (g_ptr_array_index (addresses, i), "127.0.0.1");
+  g_printerr ("%s: %u local candidates, all on 127.0.0.1 (extra address: %s)\n",
+      p->name, addresses->len, g_getenv ("OTC_NETNS_EXTRA_ADDRESS"));
+  g_ptr_array_unref (addresses);
+}
+
 /* alice (otcsink) and carol (otcsession) publish; bob (otcsrc) and carol
  * receive the decrypted VP8 frames, dave (otcsrc) decodes. */
 GST_START_TEST (test_e2ee_four_participants)
@@ -115,6 +169,8 @@ GST_START_TEST (test_e2ee_four_participants)
   n = participant_check_frames (alice, carol, a_id, &gaps);
   fail_unless (n >= 60);
   fail_unless_equals_int (gaps, 0);
+  check_ice_on_loopback (alice);
+  check_ice_on_loopback (bob);
   /* carol does not subscribe to herself */
   fail_unless_equals_int (participant_n_received (carol, c_id), 0);
 

@@ -185,6 +185,7 @@ GST_START_TEST (test_publish_subscribe_without_secret)
 
   g_free (tok);
   fail_unless (participant_start (carol) != GST_STATE_CHANGE_FAILURE);
+  g_free (wait_published (carol));
   g_object_set (carol->session, "encryption-secret", NULL, NULL);
   /* a stream that appears now: not subscribed */
   fail_unless (participant_start (alice) != GST_STATE_CHANGE_FAILURE);
