@@ -35,6 +35,17 @@ leg_context_free (LegContext * c)
 }
 
 void
+otc_router_leg_close (OtcMediaLeg * leg)
+{
+  LegContext *ctx = otc_media_leg_get_user_data (leg);
+
+  /* "closed" is not called for a leg closed here: its context goes now */
+  otc_media_leg_close (leg);
+  if (ctx)
+    leg_context_free (ctx);
+}
+
+void
 otc_router_client_send (OtcRouterClient * client, JsonObject * msg)
 {
   gchar *text = otc_signalling_to_string (msg);
@@ -507,7 +518,7 @@ handle_unsubscribe (OtcRouterClient * client, JsonObject * msg,
     return;
   }
   g_hash_table_steal (client->subscriptions, id);
-  otc_media_leg_close (leg);
+  otc_router_leg_close (leg);
 }
 
 static void
@@ -687,7 +698,7 @@ leave_session (OtcRouterClient * client, const gchar * reason)
   g_hash_table_iter_init (&it, client->subscriptions);
   while (g_hash_table_iter_next (&it, &key, &value)) {
     g_hash_table_iter_steal (&it);
-    otc_media_leg_close (value);
+    otc_router_leg_close (value);
     g_free (key);
   }
   g_hash_table_iter_init (&it, session->streams);
@@ -748,7 +759,7 @@ otc_router_client_new (OtcRouterServer * server, SoupWebsocketConnection * ws)
   client->server = server;
   client->ws = g_object_ref (ws);
   client->subscriptions = g_hash_table_new_full (g_str_hash, g_str_equal,
-      g_free, (GDestroyNotify) otc_media_leg_close);
+      g_free, (GDestroyNotify) otc_router_leg_close);
   /* a hard limit above the protocol's: bigger frames close the socket
    * (1009); between the two, an error reply */
   soup_websocket_connection_set_max_incoming_payload_size (ws,

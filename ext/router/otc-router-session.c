@@ -51,7 +51,7 @@ void
 otc_router_stream_free (OtcRouterStream * stream)
 {
   if (stream->leg)
-    otc_media_leg_close (stream->leg);
+    otc_router_leg_close (stream->leg);
   g_free (stream->id);
   g_free (stream->connection_id);
   g_free (stream->name);

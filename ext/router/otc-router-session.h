@@ -46,6 +46,10 @@ void otc_router_session_free (OtcRouterSession * session);
 gchar *otc_router_new_id (const gchar * prefix);
 
 void otc_router_stream_free (OtcRouterStream * stream);
+
+/* Closes a leg that the client code opened, with its bookkeeping
+ * (otc-router-client.c). */
+void otc_router_leg_close (OtcMediaLeg * leg);
 JsonObject *otc_router_stream_to_json (OtcRouterStream * stream);
 
 /* Each connection of an E2EE session gets a block of 256 SFrame key ids

@@ -6,6 +6,7 @@
  *   otc-router project-token [--expire-in S]
  *
  * The first line of output is the URL the router serves. */
+#include <openssl/crypto.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -226,6 +227,9 @@ main (int argc, char **argv)
   gchar *where = NULL;
   App app;
 
+  /* OpenSSL's exit handler would free what webrtcbin's DTLS threads may
+   * still use while the process ends */
+  OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
   if (argc > 1 && g_str_equal (argv[1], "token"))
     return run_token (argc - 1, argv + 1, FALSE);
   if (argc > 1 && g_str_equal (argv[1], "project-token"))
