@@ -12,6 +12,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-nice
   libgstreamer-plugins-bad1.0-dev libnice-dev libsoup-3.0-dev libjwt-dev
   iproute2 util-linux
+  clang valgrind python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
 )
 missing=()
 for p in "${packages[@]}"; do
