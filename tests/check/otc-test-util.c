@@ -280,3 +280,94 @@ otc_test_wait_key_ready (GstElement * element)
     g_usleep (2000);            /* polling a condition, bounded above */
   }
 }
+
+static gchar *
+hex (const guint8 * d, gsize n, const gchar * fmt)
+{
+  GString *s = g_string_new (NULL);
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    g_string_append_printf (s, fmt, d[i]);
+  return g_string_free (s, FALSE);
+}
+
+GPtrArray *
+otc_test_secret_needles (const gchar * const *secrets,
+    const gchar * session_id, const guint64 * kids, guint n_kids)
+{
+  GPtrArray *n = g_ptr_array_new_with_free_func (g_free);
+  guint i, j, suite;
+
+  for (i = 0; secrets[i]; i++) {
+    OtcSecretKey *sk;
+
+    g_ptr_array_add (n, g_strdup (secrets[i]));
+    if (!otc_secret_validate (secrets[i], NULL))
+      continue;                 /* no key from an invalid secret */
+    sk = otc_test_secret_key (secrets[i], session_id);
+    for (j = 0; j < n_kids; j++) {
+      for (suite = 1; suite <= 8; suite++) {
+        const OtcCipherSuiteInfo *info = otc_cipher_suite_get_info (suite);
+        const guint8 *keys[4];
+        gsize lens[4];
+        guint8 base[OTC_MAX_HASH_SIZE], key[OTC_MAX_KEY_SIZE],
+            salt[OTC_NONCE_SIZE];
+        guint k;
+
+        fail_unless (otc_derive_sender_base_key (sk, suite, kids[j], base,
+                NULL));
+        fail_unless (otc_derive_sframe_key_salt (suite, kids[j], base,
+                info->hash_size, key, salt, NULL));
+        keys[0] = otc_secret_key_peek_bytes (sk);
+        lens[0] = OTC_SECRET_KEY_SIZE;
+        keys[1] = base;
+        lens[1] = info->hash_size;
+        keys[2] = key;
+        lens[2] = info->key_size;
+        keys[3] = key + info->enc_key_size;     /* HMAC key (or beyond) */
+        lens[3] = MAX (info->key_size - info->enc_key_size, 8);
+        for (k = 0; k < 4; k++) {
+          gsize m = MIN (lens[k], 8);   /* any 8-byte run is enough */
+
+          g_ptr_array_add (n, hex (keys[k], m, "%02x"));
+          g_ptr_array_add (n, hex (keys[k], m, "%02X"));
+          g_ptr_array_add (n, hex (keys[k], m, "%02x "));
+          g_ptr_array_add (n, g_base64_encode (keys[k], 9));
+        }
+      }
+    }
+  }
+  return n;
+}
+
+void
+otc_test_assert_clean (const gchar * what, const gchar * haystack,
+    GPtrArray * n)
+{
+  guint i;
+
+  fail_unless (haystack != NULL);
+  for (i = 0; i < n->len; i++) {
+    const gchar *needle = g_ptr_array_index (n, i);
+    const gchar *hit = strstr (haystack, needle);
+
+    if (hit) {
+      const gchar *start = MAX (haystack, hit - 200);
+      fail ("%s contains secret material \"%s\" near: %.400s", what, needle,
+          start);
+    }
+  }
+}
+
+gchar *
+otc_test_write_secret_file (const gchar * secret)
+{
+  gchar *path = NULL;
+  gint fd = g_file_open_tmp ("otc-hygiene-XXXXXX", &path, NULL);
+
+  fail_unless (fd >= 0);
+  fail_unless (write (fd, secret, strlen (secret)) == (gssize) strlen (secret));
+  close (fd);
+  return path;
+}

@@ -27,92 +27,14 @@ log_to_string (GstDebugCategory * category, GstDebugLevel level,
   g_rec_mutex_unlock (&log_lock);
 }
 
-static gchar *
-hex (const guint8 * d, gsize n, const gchar * fmt)
-{
-  GString *s = g_string_new (NULL);
-  gsize i;
-
-  for (i = 0; i < n; i++)
-    g_string_append_printf (s, fmt, d[i]);
-  return g_string_free (s, FALSE);
-}
-
 /* Every way the secret or a key could be written down. */
 static GPtrArray *
 needles (void)
 {
-  GPtrArray *n = g_ptr_array_new_with_free_func (g_free);
-  const gchar *secrets[] = { SECRET, WRONG };
-  guint i, suite;
+  const gchar *secrets[] = { SECRET, WRONG, INVALID, "Hygiene-Secret", NULL };
+  const guint64 kids[] = { KID };
 
-  g_ptr_array_add (n, g_strdup (SECRET));
-  g_ptr_array_add (n, g_strdup (WRONG));
-  g_ptr_array_add (n, g_strdup (INVALID));
-  g_ptr_array_add (n, g_strdup ("Hygiene-Secret"));     /* a prefix */
-  for (i = 0; i < G_N_ELEMENTS (secrets); i++) {
-    OtcSecretKey *sk = otc_test_secret_key (secrets[i], SESSION);
-    const guint8 *keys[4];
-    gsize lens[4];
-    guint8 base[OTC_MAX_HASH_SIZE], key[OTC_MAX_KEY_SIZE],
-        salt[OTC_NONCE_SIZE];
-    guint k;
-
-    for (suite = 1; suite <= 8; suite++) {
-      const OtcCipherSuiteInfo *info = otc_cipher_suite_get_info (suite);
-
-      fail_unless (otc_derive_sender_base_key (sk, suite, KID, base, NULL));
-      fail_unless (otc_derive_sframe_key_salt (suite, KID, base,
-              info->hash_size, key, salt, NULL));
-      keys[0] = otc_secret_key_peek_bytes (sk);
-      lens[0] = OTC_SECRET_KEY_SIZE;
-      keys[1] = base;
-      lens[1] = info->hash_size;
-      keys[2] = key;
-      lens[2] = info->key_size;
-      keys[3] = key + info->enc_key_size;       /* HMAC key (or beyond) */
-      lens[3] = MAX (info->key_size - info->enc_key_size, 8);
-      for (k = 0; k < 4; k++) {
-        gsize m = MIN (lens[k], 8);     /* any 8-byte run is enough */
-        g_ptr_array_add (n, hex (keys[k], m, "%02x"));
-        g_ptr_array_add (n, hex (keys[k], m, "%02X"));
-        g_ptr_array_add (n, hex (keys[k], m, "%02x "));
-        g_ptr_array_add (n, g_base64_encode (keys[k], 9));
-      }
-    }
-    otc_secret_key_unref (sk);
-  }
-  return n;
-}
-
-static void
-assert_clean (const gchar * what, const gchar * haystack, GPtrArray * n)
-{
-  guint i;
-
-  fail_unless (haystack != NULL);
-  for (i = 0; i < n->len; i++) {
-    const gchar *needle = g_ptr_array_index (n, i);
-    const gchar *hit = strstr (haystack, needle);
-
-    if (hit) {
-      const gchar *start = MAX (haystack, hit - 200);
-      fail ("%s contains secret material \"%s\" near: %.400s", what, needle,
-          start);
-    }
-  }
-}
-
-static gchar *
-write_secret_file (const gchar * secret)
-{
-  gchar *path = NULL;
-  gint fd = g_file_open_tmp ("otc-hygiene-XXXXXX", &path, NULL);
-
-  fail_unless (fd >= 0);
-  fail_unless (write (fd, secret, strlen (secret)) == (gssize) strlen (secret));
-  close (fd);
-  return path;
+  return otc_test_secret_needles (secrets, SESSION, kids, 1);
 }
 
 /* In process: properties set with g_object_set, every log line of every
@@ -165,7 +87,7 @@ GST_START_TEST (test_in_process)
         && GST_MESSAGE_SRC (msg) == GST_OBJECT (pipeline)) {
       dot = gst_debug_bin_to_dot_data (GST_BIN (pipeline),
           GST_DEBUG_GRAPH_SHOW_ALL);
-      assert_clean ("dot dump", dot, n);
+      otc_test_assert_clean ("dot dump", dot, n);
       g_free (dot);
     }
     gst_message_unref (msg);
@@ -174,7 +96,7 @@ GST_START_TEST (test_in_process)
   fail_unless (strstr (messages->str, "otc-invalid-encryption-secret"));
   dot = gst_debug_bin_to_dot_data (GST_BIN (pipeline),
       GST_DEBUG_GRAPH_SHOW_ALL | GST_DEBUG_GRAPH_SHOW_FULL_PARAMS);
-  assert_clean ("dot dump", dot, n);
+  otc_test_assert_clean ("dot dump", dot, n);
   g_free (dot);
   gst_element_set_state (pipeline, GST_STATE_NULL);
 
@@ -185,8 +107,8 @@ GST_START_TEST (test_in_process)
   fail_unless (strstr (debug_log->str, "otcencrypt") != NULL);
   fail_unless (strstr (debug_log->str, "Secret changed") != NULL);
   fail_unless (debug_log->len > 100000);
-  assert_clean ("debug log", debug_log->str, n);
-  assert_clean ("bus messages", messages->str, n);
+  otc_test_assert_clean ("debug log", debug_log->str, n);
+  otc_test_assert_clean ("bus messages", messages->str, n);
 
   g_string_free (debug_log, TRUE);
   g_string_free (messages, TRUE);
@@ -233,9 +155,9 @@ static void
 run_gst_launch (gboolean secret_on_command_line)
 {
   GPtrArray *n = needles ();
-  gchar *secret_file = write_secret_file (SECRET);
-  gchar *wrong_file = write_secret_file (WRONG);
-  gchar *invalid_file = write_secret_file (INVALID);
+  gchar *secret_file = otc_test_write_secret_file (SECRET);
+  gchar *wrong_file = otc_test_write_secret_file (WRONG);
+  gchar *invalid_file = otc_test_write_secret_file (INVALID);
   gchar *dot_dir = g_dir_make_tmp ("otc-dot-XXXXXX", NULL);
   gchar *log_path = g_build_filename (dot_dir, "debug.log", NULL);
   gchar *enc_secret = secret_on_command_line ?
@@ -273,8 +195,8 @@ run_gst_launch (gboolean secret_on_command_line)
   fail_unless (strstr (out, "otc-encryption-secret-mismatch") != NULL);
   fail_unless (strstr (out, "otc-invalid-encryption-secret") != NULL);
   fail_unless (strstr (out, "Got EOS") != NULL, "%s", out);
-  assert_clean ("gst-launch -v -m output", out, n);
-  assert_clean ("gst-launch stderr", err, n);
+  otc_test_assert_clean ("gst-launch -v -m output", out, n);
+  otc_test_assert_clean ("gst-launch stderr", err, n);
 
   fail_unless (g_file_get_contents (log_path, &log, NULL, NULL));
   g_unlink (log_path);
@@ -300,12 +222,12 @@ run_gst_launch (gboolean secret_on_command_line)
   g_strfreev (lines);
   otc_lines = g_string_free (otc_only, FALSE);
   fail_unless (strstr (otc_lines, "Secret changed") != NULL);
-  assert_clean ("otc debug log lines", otc_lines, n);
+  otc_test_assert_clean ("otc debug log lines", otc_lines, n);
   if (!secret_on_command_line)
-    assert_clean ("whole debug log", log, n);
+    otc_test_assert_clean ("whole debug log", log, n);
 
   dots = read_dir (dot_dir);
-  assert_clean ("dot files", dots, n);
+  otc_test_assert_clean ("dot files", dots, n);
 
   g_rmdir (dot_dir);
   g_unlink (secret_file);
