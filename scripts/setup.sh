@@ -13,7 +13,11 @@ packages=(
   libgstreamer-plugins-bad1.0-dev libnice-dev libsoup-3.0-dev libjwt-dev
   iproute2 util-linux
   clang valgrind python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  chromium
 )
+# the web client's tests (tests/browser): Node and npm, unless a Node is
+# there already (a nodejs from elsewhere conflicts with Debian's npm)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
@@ -35,3 +39,7 @@ if [ ! -f build/build.ninja ]; then
   meson setup build "$@"
 fi
 ninja -C build
+# playwright-core for tests/browser/e2e.mjs, from the npm registry
+if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+  npm ci --prefix tests/browser --no-audit --no-fund
+fi

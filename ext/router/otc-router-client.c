@@ -45,14 +45,69 @@ otc_router_leg_close (OtcMediaLeg * leg)
     leg_context_free (ctx);
 }
 
+/* A client that stops reading its socket would make libsoup queue what is
+ * sent to it without bound. Once the kernel's send buffer stays full, what
+ * is sent meanwhile is counted; past OTC_ROUTER_MAX_BACKLOG the client is
+ * dropped (it leaves the session; the socket is closed). */
+#define OTC_ROUTER_MAX_BACKLOG (4 * 1024 * 1024)
+
+static void leave_session (OtcRouterClient * client, const gchar * reason);
+
+static gboolean
+drop_stuck_client (gpointer user_data)
+{
+  OtcRouterClient *client = user_data;
+
+  client->drop_source = 0;
+  GST_WARNING ("connection %s does not read its socket (%" G_GSIZE_FORMAT
+      " bytes waiting): dropped", client->id ? client->id : "-",
+      client->backlog);
+  leave_session (client, "clientDisconnected");
+  /* no closing handshake: it would queue behind what is stuck */
+  g_io_stream_close (soup_websocket_connection_get_io_stream (client->ws),
+      NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+account_backlog (OtcRouterClient * client, gsize len)
+{
+  GIOStream *io = soup_websocket_connection_get_io_stream (client->ws);
+  GIOStream *base = NULL;
+  gboolean writable;
+
+  /* libsoup wraps the socket connection in its own stream */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (io), "base-iostream"))
+    g_object_get (io, "base-iostream", &base, NULL);
+  else
+    base = g_object_ref (io);
+  if (!G_IS_SOCKET_CONNECTION (base)) {
+    g_clear_object (&base);
+    return;
+  }
+  writable = g_socket_condition_check (g_socket_connection_get_socket
+      (G_SOCKET_CONNECTION (base)), G_IO_OUT) & G_IO_OUT;
+  g_object_unref (base);
+  /* writable: the kernel takes more, so libsoup's queue drains */
+  if (writable) {
+    client->backlog = 0;
+    return;
+  }
+  client->backlog += len;
+  if (client->backlog > OTC_ROUTER_MAX_BACKLOG && client->drop_source == 0)
+    client->drop_source = g_idle_add (drop_stuck_client, client);
+}
+
 void
 otc_router_client_send (OtcRouterClient * client, JsonObject * msg)
 {
   gchar *text = otc_signalling_to_string (msg);
 
   if (client->ws != NULL && soup_websocket_connection_get_state (client->ws)
-      == SOUP_WEBSOCKET_STATE_OPEN)
+      == SOUP_WEBSOCKET_STATE_OPEN) {
     soup_websocket_connection_send_text (client->ws, text);
+    account_backlog (client, strlen (text));
+  }
   g_free (text);
 }
 
@@ -787,6 +842,8 @@ otc_router_client_free (OtcRouterClient * client)
 {
   if (client->connect_timeout)
     g_source_remove (client->connect_timeout);
+  if (client->drop_source)
+    g_source_remove (client->drop_source);
   leave_session (client, "clientDisconnected");
   g_signal_handlers_disconnect_by_data (client->ws, client);
   g_hash_table_unref (client->subscriptions);

@@ -39,6 +39,8 @@ struct _OtcRouterClient
   guint connect_timeout;
   guint signals_this_second;
   gint64 signal_window;
+  gsize backlog;                /* sent while its socket buffer was full */
+  guint drop_source;            /* dropping it: it does not read */
 };
 
 OtcRouterClient *otc_router_client_new (OtcRouterServer * server,

@@ -196,10 +196,16 @@ on_project (SoupServer * soup, SoupServerMessage * msg, const char *path,
       g_object_unref (parser);
       goto out;
     }
-    if (!json_parser_load_from_data (parser, text, len, &error)
+    /* an empty body parses to no root at all */
+    if (!g_utf8_validate (text, len, NULL)
+        || !json_parser_load_from_data (parser, text, len, &error)
+        || json_parser_get_root (parser) == NULL
         || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+      gchar *why = error ? g_utf8_make_valid (error->message, -1) : NULL;
       gchar *m = g_strdup_printf ("The body must be a JSON object%s%s",
-          error ? ": " : "", error ? error->message : "");
+          why ? ": " : "", why ? why : "");
+
+      g_free (why);
       otc_router_reply_error (msg, SOUP_STATUS_BAD_REQUEST, m);
       g_free (m);
       g_clear_error (&error);
@@ -248,9 +254,105 @@ otc_router_e2ee_refusal (void)
   return e2ee_refusal;
 }
 
+/* Runs when a request's headers are in, before its body is read: a body
+ * that could not be accepted is refused now, so that nobody can make the
+ * router buffer it (libsoup reads a whole body into memory otherwise). */
+#define DRAIN_LIMIT (16 * 1024 * 1024)
+#define DRAIN_SECONDS 10
+
+typedef struct
+{
+  GIOStream *io;
+  guint8 buf[16384];
+  gsize drained;
+  gint64 deadline;
+} Drain;
+
+static void
+drained (GObject * source, GAsyncResult * res, gpointer user_data)
+{
+  Drain *d = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), res, NULL);
+
+  if (n > 0 && (d->drained += n) < DRAIN_LIMIT
+      && g_get_monotonic_time () < d->deadline) {
+    g_input_stream_read_async (G_INPUT_STREAM (source), d->buf,
+        sizeof d->buf, G_PRIORITY_LOW, NULL, drained, d);
+    return;
+  }
+  g_io_stream_close (d->io, NULL, NULL);
+  g_object_unref (d->io);
+  g_free (d);
+}
+
+static void
+drain_then_close (GIOStream * io)
+{
+  Drain *d = g_new0 (Drain, 1);
+
+  d->io = io;
+  d->deadline = g_get_monotonic_time () + DRAIN_SECONDS * G_USEC_PER_SEC;
+  g_input_stream_read_async (g_io_stream_get_input_stream (io), d->buf,
+      sizeof d->buf, G_PRIORITY_LOW, NULL, drained, d);
+}
+
+/* libsoup 3.2 would still read the body after a status set here: the
+ * answer is written on the connection taken over, which is then closed. */
+static void
+refuse_now (SoupServerMessage * msg, guint status, const gchar * message)
+{
+  GIOStream *io = soup_server_message_steal_connection (msg);
+  gchar *body = g_strdup_printf ("{\"code\":%u,\"message\":\"%s\"}",
+      status, message);
+  gchar *reply = g_strdup_printf ("HTTP/1.1 %u %s\r\nContent-Type: "
+      "application/json\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
+      "Connection: close\r\n\r\n%s", status, soup_status_get_phrase (status),
+      strlen (body), body);
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (io), reply,
+      strlen (reply), NULL, NULL, NULL);
+  g_free (reply);
+  g_free (body);
+  /* a close with unread data would reset the connection before the client
+   * reads the answer: read and drop what it still sends, up to a bound */
+  if (G_IS_SOCKET_CONNECTION (io))
+    g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION
+            (io)), FALSE, TRUE, NULL);
+  drain_then_close (io);
+}
+
+static void
+on_request_headers (SoupServer * soup, SoupServerMessage * msg,
+    const char *path, GHashTable * query, gpointer user_data)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+
+  switch (soup_message_headers_get_encoding (h)) {
+    case SOUP_ENCODING_NONE:
+      break;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      if (soup_message_headers_get_content_length (h) > MAX_BODY)
+        refuse_now (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+            "The request body is limited to 64 KiB");
+      break;
+    default:
+      /* chunked or until EOF: no size known in advance */
+      refuse_now (msg, SOUP_STATUS_LENGTH_REQUIRED,
+          "Send the request body with a Content-Length (at most 64 KiB)");
+      break;
+  }
+}
+
 void
 otc_router_rest_register (OtcRouterServer * server)
 {
+  /* per path: libsoup picks the early handler of the path's own entry */
+  soup_server_add_early_handler (server->soup, NULL, on_request_headers,
+      server, NULL);
+  soup_server_add_early_handler (server->soup, "/session/create",
+      on_request_headers, server, NULL);
+  soup_server_add_early_handler (server->soup, "/v2/project",
+      on_request_headers, server, NULL);
   soup_server_add_handler (server->soup, "/session/create", on_session_create,
       server, NULL);
   soup_server_add_handler (server->soup, "/v2/project", on_project, server,

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "otc-router-private.h"
+#include "otc-router-static.h"
 
 GST_DEBUG_CATEGORY (otc_router_debug);
 #define GST_CAT_DEFAULT otc_router_debug
@@ -91,6 +92,7 @@ otc_router_server_new (const OtcRouterConfig * config, GError ** error)
   soup_server_add_websocket_handler (server->soup, OTC_SIGNALLING_PATH, NULL,
       NULL, on_websocket, server, NULL);
   otc_router_rest_register (server);
+  otc_router_static_register (server);
 
   sockaddr = g_inet_socket_address_new (addr, config->port);
   ok = soup_server_listen (server->soup, sockaddr, 0, error);

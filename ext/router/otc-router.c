@@ -2,6 +2,7 @@
  *
  *   otc-router [--port PORT] [--api-key KEY --api-secret SECRET] [--bind ADDR]
  *              [--ice-address ADDR]... [--disable-e2ee] [--archive-dir DIR]
+ *              [--web-dir DIR]
  *   otc-router token --session-id ID [--role ROLE] [--expire-in S] [--data T]
  *   otc-router project-token [--expire-in S]
  *
@@ -15,12 +16,14 @@
 
 #include "otc-router-auth.h"
 #include "otc-router-server.h"
+#include "otc-router-static.h"
 
 static gchar *opt_api_key, *opt_api_secret, *opt_api_secret_file, *opt_bind;
 static gchar **opt_ice;
 static gint opt_port;
 static gboolean opt_disable_e2ee;
 static gchar *opt_archive_dir;
+static gchar *opt_web_dir;
 static gchar *opt_session_id, *opt_role = (gchar *) "publisher", *opt_data;
 static gint64 opt_expire_in = 24 * 3600;
 
@@ -47,6 +50,9 @@ static GOptionEntry server_entries[] = {
       "The project has no E2EE add-on: E2EE sessions are refused (403)", NULL},
   {"archive-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_archive_dir,
       "Where archives of non-E2EE sessions go (default ./archives)", "DIR"},
+  {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_web_dir,
+        "The web client served at / (default: web/ of the source tree when "
+        "run from the build tree, else the installed copy)", "DIR"},
   {NULL}
 };
 
@@ -258,6 +264,8 @@ main (int argc, char **argv)
   config.ice_addresses = (const gchar * const *) opt_ice;
   config.e2ee_enabled = !opt_disable_e2ee;
   config.archive_dir = opt_archive_dir;
+  if (opt_web_dir != NULL)
+    otc_router_static_set_web_dir (opt_web_dir);
   app.server = otc_router_server_new (&config, &error);
   if (app.server == NULL) {
     g_printerr ("otc-router: %s\n", error->message);
@@ -269,6 +277,8 @@ main (int argc, char **argv)
     g_print ("credentials: %s (mode 0600)\n", where);
   g_print ("e2ee: %s\n", opt_disable_e2ee ? "disabled for this project" :
       "available");
+  g_print ("web client: %s/ (files from %s)\n",
+      otc_router_server_get_url (app.server), otc_router_static_get_web_dir ());
 
   app.loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_signal, &app);

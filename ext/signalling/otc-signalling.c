@@ -33,6 +33,35 @@ depth_ok (const gchar * text, gsize len)
   return TRUE;
 }
 
+/* JSON escapes can still make invalid UTF-8 (a lone surrogate, "\ud800"),
+ * which json-glib passes through: every string and member name is checked,
+ * so that nothing invalid is echoed back or handed on. */
+static gboolean
+node_utf8_ok (JsonNode * node)
+{
+  if (JSON_NODE_HOLDS_VALUE (node)) {
+    return json_node_get_value_type (node) != G_TYPE_STRING
+        || g_utf8_validate (json_node_get_string (node), -1, NULL);
+  } else if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *a = json_node_get_array (node);
+    guint i;
+
+    for (i = 0; i < json_array_get_length (a); i++)
+      if (!node_utf8_ok (json_array_get_element (a, i)))
+        return FALSE;
+  } else if (JSON_NODE_HOLDS_OBJECT (node)) {
+    JsonObjectIter it;
+    const gchar *name;
+    JsonNode *member;
+
+    json_object_iter_init (&it, json_node_get_object (node));
+    while (json_object_iter_next (&it, &name, &member))
+      if (!g_utf8_validate (name, -1, NULL) || !node_utf8_ok (member))
+        return FALSE;
+  }
+  return TRUE;
+}
+
 JsonObject *
 otc_signalling_parse (const gchar * text, gsize len, gint * code,
     gchar ** why)
@@ -60,7 +89,11 @@ otc_signalling_parse (const gchar * text, gsize len, gint * code,
   }
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, len, &error)) {
-    *why = g_strdup_printf ("Not JSON: %s", error->message);
+    /* the parser's message may quote a decoded, invalid, string */
+    gchar *valid = g_utf8_make_valid (error->message, -1);
+
+    *why = g_strdup_printf ("Not JSON: %s", valid);
+    g_free (valid);
     g_error_free (error);
     g_object_unref (parser);
     return NULL;
@@ -68,6 +101,8 @@ otc_signalling_parse (const gchar * text, gsize len, gint * code,
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
     *why = g_strdup ("A message is a JSON object");
+  } else if (!node_utf8_ok (root)) {
+    *why = g_strdup ("A string is not valid UTF-8 (lone surrogate escape?)");
   } else {
     obj = json_node_dup_object (root);
     if (otc_signalling_get_string (obj, "type") == NULL) {

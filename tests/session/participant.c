@@ -61,6 +61,7 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
     g_mutex_unlock (&p->lock);
     notify_changed ();
   }
+  gst_message_unref (msg);      /* dropped here: ours to free */
   return GST_BUS_DROP;
 }
 

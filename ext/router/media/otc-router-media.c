@@ -153,6 +153,9 @@ bus_sync_handler (GstBus * bus, GstMessage * msg, gpointer user_data)
     default:
       break;
   }
+  /* a sync handler that drops a message owns it (and with it, a reference
+   * to the element that posted it: leaked, a closed leg stayed alive) */
+  gst_message_unref (msg);
   return GST_BUS_DROP;
 }
 
