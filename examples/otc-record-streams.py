@@ -95,6 +95,9 @@ class Recording:
 
     def end(self):
         """Ends the file: EOS into every medium that has not had it."""
+        # Not an EOS sent to otcsrc: otcsrc pushes that with the next frame
+        # of each pad, so a stream whose frames do not decrypt (another
+        # secret) or that sends nothing would never end its file.
         for medium, mux_pad in self.mux_pads.items():
             queue = self.queues.get(medium)
             target = queue.get_static_pad('sink') if queue else mux_pad
@@ -238,6 +241,10 @@ class Recorder:
             self.end_recording(get('stream-id'))
         elif name == 'otc-stream-subscribed':
             self.say('subscribed to stream %s' % get('stream-id'))
+        elif name == 'otc-stream-unsubscribed':
+            self.say('the router ended the subscription to stream %s (%s)'
+                     % (get('stream-id'), get('reason')))
+            self.end_recording(get('stream-id'))
         elif name == 'otc-encryption-secret-mismatch':
             self.say('stream %s %s: frames do not decrypt with our secret; '
                      'nothing is recorded until they do' % (
@@ -260,20 +267,24 @@ class Recorder:
             rec.end()
 
     def stop(self):
-        """Finishes every file, then quits (or quits at once)."""
+        """Finishes every file, then quits (or quits at once). As a signal
+        handler it stays installed: a second SIGINT or SIGTERM while the
+        files are finishing is ignored rather than killing the script
+        (timeout(1) sends its signal to the script and again to its
+        process group)."""
         if self.quitting:
-            return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
         with self.lock:
             self.quitting = True
             recs = list(self.recordings.values())
         if not recs:
             self.loop.quit()
-            return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
         self.say('finishing %d file(s)' % len(recs))
         for rec in recs:
             rec.end()
         GLib.timeout_add_seconds(FINISH_TIMEOUT_S, self.give_up)
-        return GLib.SOURCE_REMOVE
+        return GLib.SOURCE_CONTINUE
 
     def give_up(self):
         self.say('files not finished after %d s: stopping anyway'

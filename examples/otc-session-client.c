@@ -350,6 +350,9 @@ log_otc_message (Client * c, const GstStructure * s)
   } else if (gst_structure_has_name (s, "otc-stream-subscribed")) {
     say (c, "subscribed to stream %s (%s)", str (s, "stream-id"),
         str (s, "subscription-id"));
+  } else if (gst_structure_has_name (s, "otc-stream-unsubscribed")) {
+    say (c, "the router ended our subscription %s to stream %s (%s)",
+        str (s, "subscription-id"), str (s, "stream-id"), str (s, "reason"));
   } else if (gst_structure_has_name (s, "otc-signal-received")) {
     say (c, "signal from %s, type \"%s\": %s", str (s, "from"),
         str (s, "type"), str (s, "data"));

@@ -42,7 +42,6 @@
 #define CAROL_MISMATCH_DELAY_MS 1000    /* her otcdecrypt reports sooner */
 #define PUBLISH_TIMEOUT_S 10
 #define SUBSCRIBE_TIMEOUT_S 5   /* after alice published */
-#define OFFER_GATE_TIMEOUT_S 5
 #define MISMATCH_TIMEOUT_S 10
 #define MATCH_TIMEOUT_S 10
 #define RECORD_AFTER_MATCH_MS 2000
@@ -80,8 +79,6 @@ typedef struct
   guint64 frames[2];            /* video, audio: decoded, or recorded */
   guint64 frames_before_fix;
   gint64 first_frame_after_fix;
-  gboolean stop_recording;
-  gboolean eos_sent[2];
 } Participant;
 
 struct _Demo
@@ -493,42 +490,34 @@ first_recorded (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* bob's recorded frames; at the end, EOS from the streaming thread, in
- * order with the frames, so that webmmux finalises the file */
+/* bob's recorded frames */
 static GstPadProbeReturn
 record_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Participant *p = user_data;
   Demo *d = p->demo;
   gint m = media_of_pad (pad);
-  gboolean send_eos = FALSE, first = FALSE, drop;
+  gboolean first;
 
   g_mutex_lock (&d->lock);
-  drop = p->stop_recording;
-  if (drop && !p->eos_sent[m])
-    send_eos = p->eos_sent[m] = TRUE;
-  else if (!drop)
-    first = p->frames[m]++ == 0;
+  first = p->frames[m]++ == 0;
   g_mutex_unlock (&d->lock);
   if (first)
     g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, first_recorded,
         first_recorded_new (d, pad), g_free);
-  /* to webmmux's pad, not through ours: otcsrc keeps running (its frames
-   * are dropped here) and sees no EOS flow return */
-  if (send_eos)
-    gst_pad_send_event (p->mux_pad[m], gst_event_new_eos ());
-  return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  return GST_PAD_PROBE_OK;
 }
 
-static gboolean
-recording_done (gpointer user_data)
+/* bob's pipeline posts EOS once the filesink has it: webmmux sends it on
+ * after it has rewritten the header with the duration. */
+static void
+recording_done (Demo * d)
 {
-  Demo *d = user_data;
   Participant *p = &d->p[BOB];
   guint64 video, audio;
 
   if (p->eos || d->stopping)
-    return G_SOURCE_REMOVE;
+    return;
   p->eos = TRUE;
   g_mutex_lock (&d->lock);
   video = p->frames[0];
@@ -538,19 +527,6 @@ recording_done (gpointer user_data)
       G_GUINT64_FORMAT " video and %" G_GUINT64_FORMAT " audio frames "
       "recorded", video, audio);
   finish (d);
-  return G_SOURCE_REMOVE;
-}
-
-/* The pipeline itself posts no EOS: otcsrc's webrtcbin has sinks of its own
- * that never get one. webmmux sends EOS after it has rewritten the header
- * with the duration. */
-static GstPadProbeReturn
-filesink_eos (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
-{
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
-    return GST_PAD_PROBE_OK;
-  g_main_context_invoke (NULL, recording_done, user_data);
-  return GST_PAD_PROBE_OK;
 }
 
 static void
@@ -720,11 +696,9 @@ stop_recording (gpointer user_data)
 
   if (d->failed)
     return G_SOURCE_REMOVE;
-  say (d, "bob", "stops recording: EOS into webmmux, which finalises the "
-      "file");
-  g_mutex_lock (&d->lock);
-  d->p[BOB].stop_recording = TRUE;
-  g_mutex_unlock (&d->lock);
+  say (d, "bob", "stops recording: EOS sent to otcsrc, which ends its "
+      "streams; webmmux finalises the file");
+  gst_element_send_event (d->p[BOB].session, gst_event_new_eos ());
   g_timeout_add_seconds (EOS_TIMEOUT_S, recording_eos_check, d);
   return G_SOURCE_REMOVE;
 }
@@ -885,93 +859,14 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       g_error_free (err);
       break;
     }
+    case GST_MESSAGE_EOS:
+      if (p->who == BOB)
+        recording_done (d);
+      break;
     default:
       break;
   }
   return G_SOURCE_CONTINUE;
-}
-
-/* --- a workaround for an otcsink bug --------------------------------------
- * otcsink creates its SDP offer as soon as its webrtcbin asks for
- * negotiation, which is before its payloaders' caps (and with them the
- * SSRCs) have reached webrtcbin: the offer then has no a=ssrc lines. The
- * router's webrtcbin gets video and audio bundled on one transport and maps
- * an SSRC it does not know to the first m-line: alice's audio is taken for
- * a second video stream and dropped, and the router never offers her stream
- * to subscribers (it waits for the audio SSRC). Until otcsink waits for its
- * caps itself, the demo holds back the publisher webrtcbin's
- * "on-negotiation-needed" (this handler is connected before otcsink's, so
- * it runs first) until both of its sink pads have caps. */
-
-typedef struct
-{
-  GMutex lock;
-  GCond cond;
-  guint with_caps;
-} OfferGate;
-
-static void
-offer_gate_free (OfferGate * gate)
-{
-  g_mutex_clear (&gate->lock);
-  g_cond_clear (&gate->cond);
-  g_free (gate);
-}
-
-static GstPadProbeReturn
-offer_gate_caps (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
-{
-  OfferGate *gate = user_data;
-
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_CAPS)
-    return GST_PAD_PROBE_OK;
-  g_mutex_lock (&gate->lock);
-  gate->with_caps++;
-  g_cond_broadcast (&gate->cond);
-  g_mutex_unlock (&gate->lock);
-  return GST_PAD_PROBE_REMOVE;
-}
-
-static void
-offer_gate_pad_added (GstElement * webrtc, GstPad * pad, gpointer user_data)
-{
-  if (GST_PAD_DIRECTION (pad) == GST_PAD_SINK)
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        offer_gate_caps, user_data, NULL);
-}
-
-static void
-offer_gate_wait (GstElement * webrtc, gpointer user_data)
-{
-  OfferGate *gate = user_data;
-  gint64 until = g_get_monotonic_time () + OFFER_GATE_TIMEOUT_S *
-      G_USEC_PER_SEC;
-
-  g_mutex_lock (&gate->lock);
-  while (gate->with_caps < 2)   /* video_0 and audio_0 */
-    if (!g_cond_wait_until (&gate->cond, &gate->lock, until))
-      break;
-  g_mutex_unlock (&gate->lock);
-}
-
-static void
-offer_gate_install (GstBin * pipeline, GstBin * bin, GstElement * element,
-    gpointer user_data)
-{
-  GstElementFactory *f = gst_element_get_factory (element);
-  OfferGate *gate;
-
-  if (f == NULL || g_strcmp0 (GST_OBJECT_NAME (f), "webrtcbin") != 0)
-    return;
-  gate = g_new0 (OfferGate, 1);
-  g_mutex_init (&gate->lock);
-  g_cond_init (&gate->cond);
-  g_object_set_data_full (G_OBJECT (element), "otc-demo-offer-gate", gate,
-      (GDestroyNotify) offer_gate_free);
-  g_signal_connect (element, "pad-added", G_CALLBACK (offer_gate_pad_added),
-      gate);
-  g_signal_connect (element, "on-negotiation-needed",
-      G_CALLBACK (offer_gate_wait), gate);
 }
 
 /* --- pipelines ----------------------------------------------------------- */
@@ -1003,8 +898,6 @@ build_pipelines (Demo * d)
   }
   d->p[ALICE].session = gst_bin_get_by_name (GST_BIN (d->p[ALICE].pipeline),
       "alice");
-  g_signal_connect (d->p[ALICE].pipeline, "deep-element-added",
-      G_CALLBACK (offer_gate_install), NULL);
 
   for (w = BOB; w <= CAROL; w++) {
     Participant *p = &d->p[w];
@@ -1024,13 +917,6 @@ build_pipelines (Demo * d)
     return FALSE;
   }
   g_object_set (sink, "location", d->output, NULL);
-  {
-    GstPad *pad = gst_element_get_static_pad (sink, "sink");
-
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, filesink_eos,
-        d, NULL);
-    gst_object_unref (pad);
-  }
   gst_bin_add_many (GST_BIN (d->p[BOB].pipeline), mux, sink, NULL);
   gst_element_link (mux, sink);
   /* both pads before any data: webmmux then writes its header with both

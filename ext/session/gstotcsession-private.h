@@ -114,6 +114,8 @@ gboolean otc_publisher_is_eos (OtcPublisher * pub);
 void gst_otc_session_check_eos (GstOtcSession * self);
 /* TRUE once the element was sent EOS: src pads take no more data. */
 gboolean gst_otc_session_is_eos (GstOtcSession * self);
+/* Pushes EOS on a src pad unless that was done. */
+void gst_otc_session_push_eos_once (GstPad * pad);
 /* Every otcencrypt in it, for a new secret. */
 void otc_publisher_foreach_transform (OtcPublisher * pub, GFunc func,
     gpointer data);

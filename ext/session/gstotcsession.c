@@ -1058,6 +1058,40 @@ gst_otc_session_is_eos (GstOtcSession * self)
   return g_atomic_int_get (&gst_otc_session_get_priv (self)->src_eos) != 0;
 }
 
+void
+gst_otc_session_push_eos_once (GstPad * pad)
+{
+  gboolean first;
+
+  GST_OBJECT_LOCK (pad);
+  first = !g_object_get_data (G_OBJECT (pad), "otc-eos-sent");
+  if (first)
+    g_object_set_data (G_OBJECT (pad), "otc-eos-sent", GINT_TO_POINTER (1));
+  GST_OBJECT_UNLOCK (pad);
+  if (first)
+    gst_pad_push_event (pad, gst_event_new_eos ());
+}
+
+/* Half a second after EOS was sent to the element: pads whose streams
+ * sent nothing since (a silent medium, frames that do not decrypt) get it
+ * from this thread; their streaming threads are idle. */
+static gboolean
+eos_idle_pads (GstClock * clock, GstClockTime time, GstClockID id,
+    gpointer user_data)
+{
+  GstElement *element = user_data;
+  GstIterator *it = gst_element_iterate_src_pads (element);
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    gst_otc_session_push_eos_once (g_value_get_object (&v));
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  return TRUE;
+}
+
 /* An EOS sent to the element (gst-launch-1.0 -e, an application ending a
  * recording) ends every received stream: EOS on each src pad. */
 static gboolean
@@ -1068,9 +1102,20 @@ gst_otc_session_send_event (GstElement * element, GstEvent * event)
   if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
     return GST_ELEMENT_CLASS (gst_otc_session_parent_class)->send_event
         (element, event);
-  /* each received stream's thread sends it with its next buffer */
+  /* each received stream's thread sends it with its next buffer; the
+   * others, a moment later */
   g_atomic_int_set (&gst_otc_session_get_priv (self)->src_eos, 1);
   gst_event_unref (event);
+  {
+    GstClock *clock = gst_system_clock_obtain ();
+    GstClockID id = gst_clock_new_single_shot_id (clock,
+        gst_clock_get_time (clock) + GST_SECOND / 2);
+
+    gst_clock_id_wait_async (id, eos_idle_pads, gst_object_ref (element),
+        (GDestroyNotify) gst_object_unref);
+    gst_clock_id_unref (id);
+    gst_object_unref (clock);
+  }
   return TRUE;
 }
 

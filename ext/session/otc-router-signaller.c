@@ -162,8 +162,8 @@ handle_connected (OtcRouterSignaller * self, JsonObject * o)
         "cipher-suite", G_TYPE_STRING, suite ? suite : "",
         "key-id-base", G_TYPE_UINT64, (guint64) MAX (base, 0), NULL);
   }
-  emit_structure (self, "connected", info);
-
+  /* what is there already first: whoever waits for "connected" then finds
+   * it all (otc-connection.c keeps it) */
   a = json_object_has_member (o, "connections") &&
       JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "connections")) ?
       json_object_get_array_member (o, "connections") : NULL;
@@ -184,6 +184,7 @@ handle_connected (OtcRouterSignaller * self, JsonObject * o)
       emit_structure (self, "stream-created",
           stream_structure (json_node_get_object (n)));
   }
+  emit_structure (self, "connected", info);
 }
 
 static JsonObject *

@@ -88,10 +88,7 @@ drop_unlinked (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     /* the element was sent EOS: it goes out from this streaming thread
      * (pushing it from the application's thread can deadlock with a muxer
      * that holds this stream waiting for another), then nothing more */
-    if (!g_object_get_data (G_OBJECT (ghost), "otc-eos-sent")) {
-      g_object_set_data (G_OBJECT (ghost), "otc-eos-sent", GINT_TO_POINTER (1));
-      gst_pad_push_event (ghost, gst_event_new_eos ());
-    }
+    gst_otc_session_push_eos_once (ghost);
     return GST_PAD_PROBE_DROP;
   }
   return gst_pad_is_linked (ghost) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;

@@ -47,6 +47,8 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
     copy = gst_structure_copy (s);
     gst_structure_set (copy, "at-us", G_TYPE_INT64, g_get_monotonic_time (),
         NULL);
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+    copy = gst_structure_new_empty ("eos");
   } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     GError *e = NULL;
 

@@ -139,6 +139,38 @@ GST_START_TEST (test_session_events_and_signals)
 
 GST_END_TEST;
 
+/* An EOS sent to otcsrc ends its streams and the pipeline: with frames
+ * flowing, and with a stream whose frames do not decrypt (nothing comes out
+ * of it to carry the EOS). */
+GST_START_TEST (test_eos_to_subscriber)
+{
+  TestSession *t = test_session_new (TRUE);
+  Participant *alice = JOIN (t, participant_new_publisher, "alice", "otcsink",
+      SECRET);
+  Participant *bob = JOIN (t, participant_new_subscriber, "bob", SECRET,
+      TRUE);
+  Participant *eve = JOIN (t, participant_new_subscriber, "eve", WRONG,
+      TRUE);
+
+  g_object_set (eve->session, "mismatch-delay", 0, NULL);
+  fail_unless (participant_start (alice) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (participant_start (bob) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (participant_start (eve) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (participants_wait (has_src_pad, bob, 20000));
+  wait_message (eve, "otc-encryption-secret-mismatch", NULL, NULL, 20000);
+  fail_unless (gst_element_send_event (bob->session, gst_event_new_eos ()));
+  fail_unless (gst_element_send_event (eve->session, gst_event_new_eos ()));
+  wait_message (bob, "eos", NULL, NULL, 10000);
+  wait_message (eve, "eos", NULL, NULL, 10000);
+  fail_unless_equals_int (participant_count (bob, "error", NULL, NULL), 0);
+  participant_free (eve);
+  participant_free (bob);
+  participant_free (alice);
+  test_session_free (t);
+}
+
+GST_END_TEST;
+
 /* otcsink and otcsrc in one pipeline with the same url and token share one
  * connection: the others see one participant. */
 GST_START_TEST (test_shared_connection)
@@ -426,6 +458,7 @@ session_control_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_session_events_and_signals);
   tcase_add_test (tc, test_shared_connection);
+  tcase_add_test (tc, test_eos_to_subscriber);
   tcase_add_test (tc, test_router_goes_away);
   tcase_add_test (tc, test_join_failures);
   tcase_add_test (tc, test_unsupported_e2ee_format);
