@@ -39,6 +39,12 @@ struct _OtcConnectionPool
   GHashTable *connections;      /* key -> OtcConnection */
 };
 
+/* Held by each handler of ours for its whole run, and while they are
+ * disconnected: once connection_free has them disconnected, none is running
+ * (the signaller's thread may still be in an emission when the last user
+ * leaves) */
+static GMutex handler_lock;
+
 G_DEFINE_TYPE_WITH_CODE (OtcConnectionPool, otc_connection_pool,
     G_TYPE_OBJECT, GST_DEBUG_CATEGORY_INIT (otc_connection_debug,
         "otcconnection", 0, "otc session connections"));
@@ -100,6 +106,7 @@ static void
 on_connected (OtcSignaller * sig, const GstStructure * info,
     OtcConnection * conn)
 {
+  g_mutex_lock (&handler_lock);
   g_mutex_lock (&conn->lock);
   if (conn->info == NULL)
     conn->info = gst_structure_copy (info);
@@ -107,12 +114,14 @@ on_connected (OtcSignaller * sig, const GstStructure * info,
   conn->done = TRUE;
   g_cond_broadcast (&conn->cond);
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static void
 on_disconnected (OtcSignaller * sig, const gchar * reason,
     OtcConnection * conn)
 {
+  g_mutex_lock (&handler_lock);
   g_mutex_lock (&conn->lock);
   conn->connected = FALSE;
   conn->disconnected = TRUE;
@@ -125,12 +134,14 @@ on_disconnected (OtcSignaller * sig, const gchar * reason,
   }
   g_cond_broadcast (&conn->cond);
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static void
 on_error (OtcSignaller * sig, gint code, const gchar * message,
     const gchar * tag, OtcConnection * conn)
 {
+  g_mutex_lock (&handler_lock);
   g_mutex_lock (&conn->lock);
   /* errors before "connected" (or answering connect) fail the connection */
   if (!conn->connected && (tag == NULL || g_str_equal (tag, "connect"))) {
@@ -141,6 +152,7 @@ on_error (OtcSignaller * sig, gint code, const gchar * message,
     g_cond_broadcast (&conn->cond);
   }
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static void
@@ -149,22 +161,30 @@ on_stream_created (OtcSignaller * sig, const GstStructure * s,
 {
   const gchar *id = gst_structure_get_string (s, "stream-id");
 
-  if (id == NULL)
+  g_mutex_lock (&handler_lock);
+  if (id == NULL) {
+    g_mutex_unlock (&handler_lock);
     return;
+  }
   g_mutex_lock (&conn->lock);
   g_hash_table_replace (conn->streams, g_strdup (id), gst_structure_copy (s));
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static void
 on_stream_destroyed (OtcSignaller * sig, const gchar * id,
     const gchar * reason, OtcConnection * conn)
 {
-  if (id == NULL)
+  g_mutex_lock (&handler_lock);
+  if (id == NULL) {
+    g_mutex_unlock (&handler_lock);
     return;
+  }
   g_mutex_lock (&conn->lock);
   g_hash_table_remove (conn->streams, id);
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static void
@@ -173,23 +193,31 @@ on_connection_created (OtcSignaller * sig, const GstStructure * s,
 {
   const gchar *id = gst_structure_get_string (s, "connection-id");
 
-  if (id == NULL)
+  g_mutex_lock (&handler_lock);
+  if (id == NULL) {
+    g_mutex_unlock (&handler_lock);
     return;
+  }
   g_mutex_lock (&conn->lock);
   g_hash_table_replace (conn->connections, g_strdup (id),
       gst_structure_copy (s));
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static void
 on_connection_destroyed (OtcSignaller * sig, const gchar * id,
     const gchar * reason, OtcConnection * conn)
 {
-  if (id == NULL)
+  g_mutex_lock (&handler_lock);
+  if (id == NULL) {
+    g_mutex_unlock (&handler_lock);
     return;
+  }
   g_mutex_lock (&conn->lock);
   g_hash_table_remove (conn->connections, id);
   g_mutex_unlock (&conn->lock);
+  g_mutex_unlock (&handler_lock);
 }
 
 static OtcConnection *
@@ -225,7 +253,9 @@ connection_free (OtcConnection * conn)
 {
   /* then the last reference joins the router signaller's thread: no
    * handler of ours runs after this */
+  g_mutex_lock (&handler_lock);
   g_signal_handlers_disconnect_by_data (conn->signaller, conn);
+  g_mutex_unlock (&handler_lock);
   g_object_unref (conn->signaller);
   if (conn->pool)
     g_object_unref (conn->pool);
