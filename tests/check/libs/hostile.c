@@ -1,0 +1,296 @@
+/* Hostile input at the library level (issue 5): a flood of a million
+ * distinct forged key ids into one frame decryptor. Its memory stays
+ * bounded by its fixed tables (the stream table and the key cache), and
+ * genuine streams keep decrypting during and after the flood. */
+#include <malloc.h>
+#include <string.h>
+
+#include "otc-test-util.h"
+
+/* Under AddressSanitizer the heap is measured with its own counter and RSS
+ * is not (freed memory stays in its quarantine); under valgrind neither
+ * is, and the flood is smaller (valgrind checks the memory itself). */
+#if defined(__SANITIZE_ADDRESS__)
+#define OTC_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OTC_UNDER_ASAN 1
+#endif
+#endif
+#ifdef OTC_UNDER_ASAN
+size_t __sanitizer_get_current_allocated_bytes (void);
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+#ifdef OTC_UNDER_ASAN
+#define SLOW_MEMCHECK 1
+#else
+#define SLOW_MEMCHECK RUNNING_ON_VALGRIND
+#endif
+
+#define SECRET "correct horse battery staple"
+#define PLAIN_LEN 64
+
+/* Heap bytes in use (glibc: small blocks and mmapped ones). */
+static gsize
+heap_in_use (void)
+{
+#ifdef OTC_UNDER_ASAN
+  return __sanitizer_get_current_allocated_bytes ();
+#else
+  struct mallinfo2 mi = mallinfo2 ();
+
+  return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+static gboolean
+rss_meaningful (void)
+{
+#ifdef OTC_UNDER_ASAN
+  return FALSE;
+#else
+  return !RUNNING_ON_VALGRIND;
+#endif
+}
+
+/* VmRSS of this process in KiB. */
+static guint64
+rss_kib (void)
+{
+  gchar *text = NULL;
+  const gchar *p;
+  guint64 kib = 0;
+
+  fail_unless (g_file_get_contents ("/proc/self/status", &text, NULL, NULL));
+  p = strstr (text, "\nVmRSS:");
+  fail_unless (p != NULL);
+  kib = g_ascii_strtoull (p + strlen ("\nVmRSS:"), NULL, 10);
+  g_free (text);
+  return kib;
+}
+
+/* One genuine frame of @enc: PLAIN_LEN bytes of @fill, no clear prefix. */
+static gsize
+genuine (OtcFrameEncryptor * enc, guint8 * out, guint8 fill)
+{
+  guint8 frame[PLAIN_LEN];
+  gssize n;
+
+  memset (frame, fill, sizeof (frame));
+  n = otc_frame_encryptor_protect (enc, frame, sizeof (frame), 0, out,
+      PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD, NULL);
+  fail_unless (n > 0);
+  return n;
+}
+
+/* Decrypts @frame and checks it is the genuine @fill frame. */
+static void
+assert_decrypts (OtcFrameDecryptor * dec, const guint8 * frame, gsize len,
+    guint8 fill, guint64 kid)
+{
+  guint8 plain[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
+  OtcUnprotectResult res;
+  guint i;
+
+  otc_frame_decryptor_unprotect (dec, frame, len, plain, sizeof (plain), 0,
+      &res);
+  fail_unless_equals_int (res.status, OTC_FRAME_OK);
+  fail_unless_equals_uint64 (res.kid, kid);
+  fail_unless_equals_uint64 (res.out_len, PLAIN_LEN);
+  for (i = 0; i < PLAIN_LEN; i++)
+    fail_unless_equals_int (plain[i], fill);
+}
+
+/* A forged frame for @kid: a valid SFrame header, random bytes, footer
+ * L = 0 (nothing in clear), long enough to reach the tag check. */
+static gsize
+forged (guint64 kid, guint64 ctr, guint8 * out, gsize size)
+{
+  gsize h = otc_sframe_header_encode (kid, ctr, out);
+  gsize i;
+
+  for (i = h; i < size; i++)
+    out[i] = (guint8) g_random_int ();
+  out[size - 1] = 0;
+  return size;
+}
+
+/* Distinct for distinct @i (an odd multiplier is a bijection mod 2^64):
+ * KIDs of every encoded length, from 1 to 8 bytes. */
+static guint64
+flood_kid (guint64 i)
+{
+  return (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15) >> (i % 57);
+}
+
+/* a million; far fewer where every allocation is checked */
+#define FLOOD ((guint64) (SLOW_MEMCHECK ? 30000 : 1000000))
+#define WARMUP ((guint64) (SLOW_MEMCHECK ? 10000 : 20000))
+/* Heap growth allowed between the end of the warm-up and the end of the
+ * flood: the tables are full after the warm-up, so a correct decryptor
+ * allocates nothing more for good. A leak of even one byte per forged KID
+ * is ~1 MB here. */
+#define MAX_HEAP_GROWTH (256 * 1024)
+#define MAX_RSS_GROWTH_KIB (4 * 1024)
+
+GST_START_TEST (test_million_kid_flood)
+{
+  OtcSecretKey *sk = otc_test_secret_key (SECRET, "s");
+  OtcFrameDecryptor *dec =
+      otc_frame_decryptor_new (OTC_CIPHER_SUITE_DEFAULT, 0, 0);
+  OtcFrameEncryptor *a = otc_frame_encryptor_new (OTC_CIPHER_SUITE_DEFAULT,
+      G_GUINT64_CONSTANT (0xA11CE), 0);
+  OtcFrameEncryptor *b = NULL;
+  guint8 frame[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
+  guint8 first_a[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
+  guint8 plain[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
+  gsize len, first_a_len;
+  gsize heap_warm = 0, heap_end;
+  guint64 rss_warm = 0, rss_end, genuine_ok = 0, b_ok = 0, i;
+  guint64 auth_failed = 0, max_streams_seen = 0;
+  gint64 t0 = g_get_monotonic_time ();
+  OtcUnprotectResult res;
+
+  fail_unless (otc_frame_encryptor_set_secret_key (a, sk, NULL));
+  otc_frame_decryptor_set_secret_key (dec, sk, 0);
+  first_a_len = genuine (a, first_a, 0);
+  assert_decrypts (dec, first_a, first_a_len, 0, 0xA11CE);
+
+  for (i = 0; i < FLOOD; i++) {
+    guint64 kid = flood_kid (i);
+    gsize n;
+
+    if (kid == 0xA11CE || kid == 0xB0B)
+      continue;
+    n = forged (kid, i, frame, 24 + i % 40);
+    otc_frame_decryptor_unprotect (dec, frame, n, plain, sizeof (plain), 0,
+        &res);
+    /* too short for the tag is malformed; anything else fails the tag */
+    fail_unless (res.status == OTC_FRAME_AUTH_FAILED
+        || res.status == OTC_FRAME_MALFORMED, "status %d at %" G_GUINT64_FORMAT,
+        res.status, i);
+    auth_failed += res.status == OTC_FRAME_AUTH_FAILED;
+    max_streams_seen = MAX (max_streams_seen,
+        otc_frame_decryptor_get_n_streams (dec));
+
+    /* the genuine stream keeps decrypting throughout */
+    if (i % 1000 == 999) {
+      len = genuine (a, frame, (guint8) (i / 1000));
+      assert_decrypts (dec, frame, len, (guint8) (i / 1000), 0xA11CE);
+      genuine_ok++;
+    }
+    /* a second genuine stream joins in the middle of the flood */
+    if (i == FLOOD / 2) {
+      b = otc_frame_encryptor_new (OTC_CIPHER_SUITE_DEFAULT, 0xB0B, 0);
+      fail_unless (otc_frame_encryptor_set_secret_key (b, sk, NULL));
+    }
+    if (b != NULL && i % 1000 == 500) {
+      len = genuine (b, frame, 0xbb);
+      assert_decrypts (dec, frame, len, 0xbb, 0xB0B);
+      b_ok++;
+    }
+    if (i == WARMUP) {
+      heap_warm = heap_in_use ();
+      rss_warm = rss_kib ();
+    }
+  }
+  heap_end = heap_in_use ();
+  rss_end = rss_kib ();
+  GST_INFO ("%u forged KIDs in %.1f s: %" G_GUINT64_FORMAT " failed the tag, "
+      "heap %" G_GSIZE_FORMAT " -> %" G_GSIZE_FORMAT " bytes, RSS %"
+      G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB, streams <= %"
+      G_GUINT64_FORMAT, (guint) FLOOD, (g_get_monotonic_time () - t0) / 1e6,
+      auth_failed, heap_warm, heap_end, rss_warm, rss_end, max_streams_seen);
+
+  /* most forged frames went as far as a key derivation */
+  fail_unless (auth_failed > FLOOD / 2);
+  fail_unless (max_streams_seen <= OTC_DECRYPTOR_DEFAULT_MAX_STREAMS);
+  fail_unless (otc_frame_decryptor_get_n_streams (dec) <=
+      OTC_DECRYPTOR_DEFAULT_MAX_STREAMS);
+  if (!RUNNING_ON_VALGRIND)
+    fail_unless (heap_end <= heap_warm + MAX_HEAP_GROWTH,
+        "heap grew by %" G_GSSIZE_FORMAT " bytes over %u forged KIDs",
+        (gssize) (heap_end - heap_warm), (guint) (FLOOD - WARMUP));
+  if (rss_meaningful ())
+    fail_unless (rss_end <= rss_warm + MAX_RSS_GROWTH_KIB,
+        "RSS grew by %" G_GUINT64_FORMAT " KiB", rss_end - rss_warm);
+  fail_unless_equals_uint64 (genuine_ok, FLOOD / 1000);
+  fail_unless (b_ok >= FLOOD / 2000 - 1);
+
+  /* after the flood: the first stream's replay window survived (its very
+   * first frame is still a replay), and both streams go on */
+  otc_frame_decryptor_unprotect (dec, first_a, first_a_len, plain,
+      sizeof (plain), 0, &res);
+  fail_unless_equals_int (res.status, OTC_FRAME_REPLAYED);
+  len = genuine (a, frame, 0x11);
+  assert_decrypts (dec, frame, len, 0x11, 0xA11CE);
+  len = genuine (b, frame, 0x22);
+  assert_decrypts (dec, frame, len, 0x22, 0xB0B);
+
+  otc_frame_encryptor_free (a);
+  otc_frame_encryptor_free (b);
+  otc_frame_decryptor_free (dec);
+  otc_secret_key_unref (sk);
+}
+
+GST_END_TEST;
+
+/* Every suite: a smaller flood, the same bounds on the tables. */
+GST_START_TEST (test_kid_flood_every_suite)
+{
+  OtcSecretKey *sk = otc_test_secret_key (SECRET, "s");
+  guint s;
+
+  for (s = 1; s <= 8; s++) {
+    OtcFrameDecryptor *dec = otc_frame_decryptor_new (s, 8, 4);
+    OtcFrameEncryptor *a = otc_frame_encryptor_new (s, 7, 0);
+    guint8 frame[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
+    guint8 plain[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
+    OtcUnprotectResult res;
+    gsize len;
+    guint i;
+
+    fail_unless (otc_cipher_suite_get_info (s) != NULL);
+    fail_unless (otc_frame_encryptor_set_secret_key (a, sk, NULL));
+    otc_frame_decryptor_set_secret_key (dec, sk, 0);
+    for (i = 0; i < (SLOW_MEMCHECK ? 2000 : 20000); i++) {
+      gsize n = forged (1000 + i, i, frame, 24 + i % 40);
+
+      otc_frame_decryptor_unprotect (dec, frame, n, plain, sizeof (plain), 0,
+          &res);
+      fail_if (res.status == OTC_FRAME_OK);
+      fail_unless (otc_frame_decryptor_get_n_streams (dec) <= 8);
+      if (i % 100 == 0) {
+        len = genuine (a, frame, (guint8) i);
+        assert_decrypts (dec, frame, len, (guint8) i, 7);
+      }
+    }
+    otc_frame_encryptor_free (a);
+    otc_frame_decryptor_free (dec);
+  }
+  otc_secret_key_unref (sk);
+}
+
+GST_END_TEST;
+
+static Suite *
+hostile_suite (void)
+{
+  Suite *s = suite_create ("otc-e2ee-hostile");
+  TCase *tc = tcase_create ("hostile");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_million_kid_flood);
+  tcase_add_test (tc, test_kid_flood_every_suite);
+  return s;
+}
+
+GST_CHECK_MAIN (hostile);
