@@ -5,8 +5,10 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default: 30 s each, every target
 #   scripts/fuzz.sh 600 frame rest            two targets, 10 minutes each
 #   FUZZ_PARALLEL=2 scripts/fuzz.sh 600       two targets at a time
+#   FUZZ_BUILD_DIR=DIR                        another build directory
+#   FUZZ_BUILD_ONLY=1                         build the targets, run nothing
 #
-# Targets: frame sframe-header signalling token rest. Each run starts with
+# Targets: frame sframe-header signalling token rest ws-frames. Each run starts with
 # the reproducers of tests/fuzz/crashes/TARGET/ (they must pass), then fuzzes
 # with tests/fuzz/corpus/TARGET/ read-only and build-fuzz/fuzz-corpus/TARGET/
 # as the corpus it grows (kept between runs). A crash, leak, sanitizer
@@ -17,7 +19,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-all_targets=(frame sframe-header signalling token rest)
+all_targets=(frame sframe-header signalling token rest ws-frames)
 seconds=${1:-30}
 if [[ ! $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "usage: $0 [SECONDS] [TARGET...]   targets: ${all_targets[*]}" >&2
@@ -37,9 +39,9 @@ done
 # include the 9,000-byte frames of the test vectors; tokens are refused
 # beyond 8,192 bytes).
 declare -A max_len=([frame]=10240 [sframe-header]=64 [signalling]=16384
-  [token]=9000 [rest]=8192)
+  [token]=9000 [rest]=8192 [ws-frames]=8192)
 
-build=build-fuzz
+build=${FUZZ_BUILD_DIR:-build-fuzz}
 if ! command -v clang >/dev/null; then
   echo "otc-fuzz: clang is missing (scripts/setup.sh installs it)" >&2
   exit 1
@@ -55,6 +57,7 @@ if [ ! -f $build/build.ninja ]; then
 fi
 nice -n 10 ninja -C $build "${targets[@]/#/tests/fuzz/fuzz-}" >/dev/null \
   || { ninja -C $build "${targets[@]/#/tests/fuzz/fuzz-}"; exit 1; }
+[ -n "${FUZZ_BUILD_ONLY:-}" ] && exit 0
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=64:detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"

@@ -13,6 +13,7 @@ packages=(
   libgstreamer-plugins-bad1.0-dev libnice-dev libsoup-3.0-dev libjwt-dev
   iproute2 util-linux
   clang valgrind python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  libc6-dbg   # names the dynamic loader's frames for valgrind's suppressions
   chromium
 )
 # the web client's tests (tests/browser): Node and npm, unless a Node is

@@ -297,6 +297,10 @@ otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
     stream = &scratch;
     res->first_for_kid = TRUE;
   }
+  /* a KID nobody has vouched for counts as new however often it comes: a
+   * forged KID's second frame must not escape the report limit */
+  if (!stream->authenticated)
+    res->first_for_kid = TRUE;
   res->was_mismatched = stream->state == STREAM_MISMATCHED;
   if (!otc_replay_window_check (&stream->window, info.ctr)) {
     res->status = OTC_FRAME_REPLAYED;

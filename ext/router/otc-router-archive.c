@@ -1,7 +1,10 @@
 /* Archives: recordings of non-E2EE sessions to WebM files, started and
- * stopped over REST (POST /v2/project/{key}/archive ...). The router can
+ * stopped over REST (POST /v2/project/{key}/archive ...), or started when
+ * a stream is published in an archiveMode=always session. The router can
  * record these sessions because their media is not end-to-end encrypted;
- * for E2EE sessions every archive request is refused with 409. */
+ * for E2EE sessions every archive request is refused with 409. An archive
+ * may start before its streams' media has arrived: the media module
+ * begins writing once it has (no file if it is stopped before). */
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 
@@ -145,9 +148,26 @@ void
 otc_router_archive_auto_start (OtcRouterServer * server,
     OtcRouterSession * session)
 {
-  if (session->archive_always && !session->e2ee
-      && running_archive (server, session->id) == NULL)
-    archive_start (server, session, "always", NULL);
+  OtcRouterArchive *a;
+  GError *error = NULL;
+
+  if (!session->archive_always || session->e2ee)
+    return;
+  a = running_archive (server, session->id);
+  /* one whose streams have all left records nothing more: it is over */
+  if (a != NULL
+      && otc_router_media_recording_has_ended (server->media, a->id)) {
+    if (!archive_stop (server, a, &error)) {
+      GST_WARNING ("archive %s: %s", a->id, error->message);
+      g_clear_error (&error);
+    }
+    a = NULL;
+  }
+  if (a == NULL && archive_start (server, session, "always", &error) == NULL) {
+    GST_WARNING ("session %s: archiveMode=always, but no archive: %s",
+        session->id, error->message);
+    g_clear_error (&error);
+  }
 }
 
 void

@@ -76,11 +76,19 @@ account_backlog (OtcRouterClient * client, gsize len)
   GIOStream *base = NULL;
   gboolean writable;
 
-  /* libsoup wraps the socket connection in its own stream */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (io), "base-iostream"))
-    g_object_get (io, "base-iostream", &base, NULL);
-  else
-    base = g_object_ref (io);
+  /* the socket connection is wrapped in libsoup's stream, and that in the
+   * message limit's (otc-router-ws-limit.c) */
+  base = g_object_ref (io);
+  while (g_object_class_find_property (G_OBJECT_GET_CLASS (base),
+          "base-iostream")) {
+    GIOStream *inner = NULL;
+
+    g_object_get (base, "base-iostream", &inner, NULL);
+    g_object_unref (base);
+    base = inner;
+    if (base == NULL)
+      return;
+  }
   if (!G_IS_SOCKET_CONNECTION (base)) {
     g_clear_object (&base);
     return;
@@ -816,9 +824,10 @@ otc_router_client_new (OtcRouterServer * server, SoupWebsocketConnection * ws)
   client->subscriptions = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, (GDestroyNotify) otc_router_leg_close);
   /* a hard limit above the protocol's: bigger frames close the socket
-   * (1009); between the two, an error reply */
+   * (1009), as do bigger fragmented messages (otc-router-ws-limit.c);
+   * between the two, an error reply */
   soup_websocket_connection_set_max_incoming_payload_size (ws,
-      4 * OTC_SIGNALLING_MAX_MESSAGE);
+      OTC_ROUTER_MAX_WS_MESSAGE + 1);
   soup_websocket_connection_set_keepalive_interval (ws, 20);
   g_signal_connect (ws, "message", G_CALLBACK (on_message), client);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), client);

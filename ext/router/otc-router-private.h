@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (otc_router_debug);
 
+/* The hard limit on one incoming signalling message, however fragmented:
+ * past it the socket is closed (1009). Between the protocol's limit
+ * (OTC_SIGNALLING_MAX_MESSAGE) and this one, an error reply (413). */
+#define OTC_ROUTER_MAX_WS_MESSAGE (4 * OTC_SIGNALLING_MAX_MESSAGE)
+
 struct _OtcRouterServer
 {
   SoupServer *soup;
@@ -62,7 +67,9 @@ void otc_router_archive_free (OtcRouterArchive * archive);
 void otc_router_archive_handle (OtcRouterServer * server, SoupServerMessage
     * msg, const gchar * method, gchar ** path, JsonObject * body);
 void otc_router_archive_stop_all (OtcRouterServer * server);
-/* archiveMode=always: starts an archive once the session has a stream. */
+/* A stream of @session was announced. archiveMode=always: an archive of
+ * the session starts unless one is running (one whose streams have all
+ * left is stopped first); it begins writing once their media arrives. */
 void otc_router_archive_auto_start (OtcRouterServer * server,
     OtcRouterSession * session);
 

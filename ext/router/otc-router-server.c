@@ -3,6 +3,7 @@
 
 #include "otc-router-private.h"
 #include "otc-router-static.h"
+#include "otc-router-ws-limit.h"
 
 GST_DEBUG_CATEGORY (otc_router_debug);
 #define GST_CAT_DEFAULT otc_router_debug
@@ -31,14 +32,77 @@ otc_router_reply_error (SoupServerMessage * msg, guint status,
   otc_router_reply_json (msg, status, n);
 }
 
+/* The signalling WebSocket. Not soup_server_add_websocket_handler: the
+ * connection is made here over otc-router-ws-limit's stream, which limits
+ * whole messages, however fragmented (libsoup 3.2 limits single frames
+ * only), and without extensions: permessage-deflate would inflate a
+ * compressed frame with no limit at all (a 1 MiB frame of zeros is about
+ * 1 GiB), and signalling messages gain nothing from it. */
+static gboolean
+close_too_big (gpointer user_data)
+{
+  SoupWebsocketConnection *ws = user_data;
+
+  if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+        "message too big");
+  return G_SOURCE_REMOVE;
+}
+
+/* From within libsoup's read: the close goes out from the main loop. */
 static void
-on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
-    SoupWebsocketConnection * ws, gpointer user_data)
+on_message_too_big (gpointer user_data)
+{
+  SoupWebsocketConnection *ws = user_data;
+
+  GST_WARNING ("a client sent a message larger than %u bytes: closing (1009)",
+      (guint) OTC_ROUTER_MAX_WS_MESSAGE);
+  g_idle_add_full (G_PRIORITY_DEFAULT, close_too_big, g_object_ref (ws),
+      g_object_unref);
+}
+
+static void
+complete_websocket_upgrade (SoupServerMessage * msg, gpointer user_data)
 {
   OtcRouterServer *server = user_data;
-  OtcRouterClient *client = otc_router_client_new (server, ws);
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  GIOStream *stream, *limited;
+  SoupWebsocketConnection *ws;
 
-  g_hash_table_add (server->clients, client);
+  g_signal_handlers_disconnect_by_func (msg, complete_websocket_upgrade,
+      user_data);
+  stream = soup_server_message_steal_connection (msg);
+  limited = otc_ws_limit_stream_new (stream, OTC_ROUTER_MAX_WS_MESSAGE);
+  g_object_unref (stream);
+  ws = soup_websocket_connection_new (limited, soup_server_message_get_uri
+      (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
+      soup_message_headers_get_one (req, "Origin"), NULL, NULL);
+  /* the connection owns the stream, so outlives its reads */
+  otc_ws_limit_stream_set_refused_func (OTC_WS_LIMIT_STREAM (limited),
+      on_message_too_big, ws);
+  g_object_unref (limited);
+  g_hash_table_add (server->clients, otc_router_client_new (server, ws));
+  g_object_unref (ws);
+}
+
+static void
+on_signalling_request (SoupServer * soup, SoupServerMessage * msg,
+    const char *path, GHashTable * query, gpointer user_data)
+{
+  GError *error = NULL;
+
+  if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error)) {
+    GST_INFO ("not a WebSocket handshake: %s", error->message);
+    otc_router_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "The signalling endpoint takes a WebSocket handshake "
+        "(docs/signalling.md)");
+    g_error_free (error);
+    return;
+  }
+  /* no extensions offered back: see above */
+  if (soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    g_signal_connect (msg, "wrote-informational",
+        G_CALLBACK (complete_websocket_upgrade), user_data);
 }
 
 OtcRouterServer *
@@ -89,8 +153,8 @@ otc_router_server_new (const OtcRouterConfig * config, GError ** error)
       (GDestroyNotify) otc_router_archive_free);
 
   server->soup = soup_server_new ("server-header", "otc-router", NULL);
-  soup_server_add_websocket_handler (server->soup, OTC_SIGNALLING_PATH, NULL,
-      NULL, on_websocket, server, NULL);
+  soup_server_add_handler (server->soup, OTC_SIGNALLING_PATH,
+      on_signalling_request, server, NULL);
   otc_router_rest_register (server);
   otc_router_static_register (server);
 

@@ -106,6 +106,9 @@ writeFileSync(join(work, 'secret.txt'), SECRET, { mode: 0o600 });
 }
 
 const gstEnv = { GST_PLUGIN_PATH: join(build, 'ext'), GST_DEBUG: process.env.GST_DEBUG || '1' };
+// sanitizer builds (scripts/sanitize.sh): gst-launch-1.0 is not instrumented,
+// the otc plugins it loads are, so it runs with the sanitizer runtimes
+if (process.env.OTC_CHILD_LD_PRELOAD) gstEnv.LD_PRELOAD = process.env.OTC_CHILD_LD_PRELOAD;
 
 // ---------------------------------------------------------------- browser
 const profile = join(work, 'chromium-profile');

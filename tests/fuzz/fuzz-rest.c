@@ -2,12 +2,14 @@
  * otc-router-archive.c): the form of POST /session/create and the JSON
  * bodies of /v2/project/{key}/..., through the router's own handlers.
  *
- * The handlers are registered on a SoupServer exactly as otc-router does
- * (otc_router_rest_register) and each input becomes one HTTP request that
- * the server reads from memory (soup_server_accept_iostream), so libsoup
- * parses it and calls the handler with a real SoupServerMessage. The server
- * object has no media part: no request of this API reaches it (archives
- * need a session with streams, and the two sessions here have none).
+ * The handlers are registered on a SoupServer as otc-router does
+ * (otc_router_rest_register, then otc_router_static_register for the web
+ * client's files, here from a scratch directory) and each input becomes
+ * one HTTP request that the server reads from memory
+ * (soup_server_accept_iostream), so libsoup parses it and calls the
+ * handlers with a real SoupServerMessage. The server object has no media
+ * part: no request of this API reaches it (archives need a session with
+ * streams, and the two sessions here have none).
  *
  * Input: byte 0 picks the mode (value % 4), the rest is
  *   0  the form body of POST /session/create;
@@ -24,9 +26,13 @@
  * complete response with a JSON body (an object, or the array of a
  * created session), never a 5xx other than the documented 501; a 200 from
  * /session/create made exactly one session, with the settings the form
- * asked for. */
+ * asked for; no response ever carries the file that lies beside the web
+ * directory (reachable only by "..", an encoded "..", or a symlink). */
+#include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <unistd.h>
 #include <otc-router-private.h>
+#include <otc-router-static.h>
 
 #include "fuzz-common.h"
 
@@ -34,7 +40,11 @@
 #define API_SECRET "fuzz-api-secret-0123456789abcdef"
 #define MAX_BODY_FUZZ (80 * 1024)
 
+/* Beside the web directory, never to be served. */
+#define OUTSIDE_MARKER "otc-fuzz: this file is outside the web directory"
+
 static OtcRouterServer server;
+static gchar *scratch_dir;
 static GSocketAddress *local_addr, *remote_addr;
 static gchar *project_jwt;
 static gboolean finished;
@@ -56,6 +66,78 @@ fixed_session (const gchar * id, gboolean e2ee)
   return s;
 }
 
+static void
+write_file (const gchar * dir, const gchar * name, const gchar * text)
+{
+  gchar *path = g_build_filename (dir, name, NULL);
+
+  g_assert (g_file_set_contents (path, text, -1, NULL));
+  g_free (path);
+}
+
+static void
+remove_tree (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR)
+        && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree (child);
+    else
+      g_unlink (child);
+    g_free (child);
+  }
+  if (dir != NULL)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+static void
+remove_scratch (void)
+{
+  remove_tree (scratch_dir);
+}
+
+/* scratch/web: index.html, app.js, sub/style.css, .hidden, a symlink to
+ * ../outside.txt; scratch/outside.txt and scratch/web-other/x.html beside
+ * it (a prefix of the web directory's name). */
+static void
+make_web_dir (void)
+{
+  gchar *web, *sub, *other, *outside;
+
+  scratch_dir = g_dir_make_tmp ("otc-fuzz-rest-XXXXXX", NULL);
+  g_assert (scratch_dir != NULL);
+  atexit (remove_scratch);
+  web = g_build_filename (scratch_dir, "web", NULL);
+  sub = g_build_filename (web, "sub", NULL);
+  other = g_build_filename (scratch_dir, "web-other", NULL);
+  g_assert (g_mkdir_with_parents (sub, 0700) == 0);
+  g_assert (g_mkdir_with_parents (other, 0700) == 0);
+  write_file (web, "index.html", "<!doctype html><title>otc</title>");
+  write_file (web, "app.js", "export {};");
+  write_file (web, ".hidden", OUTSIDE_MARKER);
+  write_file (sub, "style.css", "body{}");
+  write_file (other, "x.html", OUTSIDE_MARKER);
+  write_file (scratch_dir, "outside.txt", OUTSIDE_MARKER);
+  outside = g_build_filename (scratch_dir, "outside.txt", NULL);
+  {
+    gchar *link = g_build_filename (web, "link.html", NULL);
+
+    g_assert (symlink (outside, link) == 0);
+    g_free (link);
+  }
+  otc_router_static_set_web_dir (web);
+  g_free (outside);
+  g_free (other);
+  g_free (sub);
+  g_free (web);
+}
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -75,7 +157,9 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   server.archives = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) otc_router_archive_free);
   server.soup = soup_server_new ("server-header", "otc-router", NULL);
+  make_web_dir ();
   otc_router_rest_register (&server);
+  otc_router_static_register (&server);
   g_signal_connect (server.soup, "request-finished",
       G_CALLBACK (on_request_done), NULL);
   g_signal_connect (server.soup, "request-aborted",
@@ -133,16 +217,20 @@ static const gchar *methods[] = { "GET", "POST", "PUT", "DELETE", "HEAD",
   "OPTIONS", "PATCH", "post", NULL
 };
 
-/* Where the header block ends as libsoup reads it: after the first empty
- * line, "\r\n" or "\n", or at the end of the input (libsoup parses what
- * it has when the stream ends). */
+/* Where the header block ends as libsoup 3.2 reads it
+ * (soup_message_io_data_read_headers): at an empty line, "\n" or "\r\n",
+ * that is not the first line, or at the end of the input. */
 static const gchar *
 headers_end (const gchar * text, gsize len)
 {
   const gchar *line = text, *nl;
 
   while ((nl = memchr (line, '\n', len - (line - text))) != NULL) {
-    if (nl == line || (nl == line + 1 && line[0] == '\r'))
+    gsize offset = line - text;
+
+    if ((nl == line && offset >= 2 && line[-1] == '\n')
+        || (nl == line + 1 && line[0] == '\r' && offset >= 3
+            && line[-1] == '\n'))
       return nl + 1;
     line = nl + 1;
   }
@@ -163,6 +251,9 @@ left_out (GBytes * request)
 
   if (end == text)
     return FALSE;               /* nothing to read a method from */
+  if (end - text > 8000)
+    return TRUE;                /* libsoup splits lines of 8 KiB: not
+                                 * followed here */
   headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
   /* (SOUP_STATUS_IS_SUCCESSFUL evaluates its argument twice) */
   status = soup_headers_parse_request (text, end - text, headers,
@@ -175,6 +266,19 @@ left_out (GBytes * request)
   g_free (path);
   soup_message_headers_unref (headers);
   return leak;
+}
+
+/* Whether @needle is anywhere in @bytes (NULs included). */
+static gboolean
+contains (GBytes * bytes, const gchar * needle)
+{
+  gsize len, n = strlen (needle), i;
+  const gchar *data = g_bytes_get_data (bytes, &len);
+
+  for (i = 0; i + n <= len; i++)
+    if (memcmp (data + i, needle, n) == 0)
+      return TRUE;
+  return FALSE;
 }
 
 /* Status code and body of an HTTP/1.1 response; FALSE when incomplete. */
@@ -319,6 +423,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     return 0;
   }
   response = serve (request);
+  FUZZ_CHECK (!contains (response, OUTSIDE_MARKER));
   complete = parse_response (response, &status, &body, &body_len);
   FUZZ_SAY ("mode %u: %u %.*s\n", mode, status, (int) MIN (body_len, 100),
       body ? body : "");

@@ -4,8 +4,9 @@
  * Input: byte 0 picks the mode (value % 4), the rest is
  *   0  a token as it arrives (text up to the first NUL);
  *   1  HEADER NUL PAYLOAD: two JSON texts that the target base64url-encodes
- *      and signs with the router's secret (HS256), so that the claim checks
- *      behind the signature are reached with any header and claims;
+ *      and signs with the router's secret (HS256, or HS384/HS512 when the
+ *      header says so), so that the checks behind the signature are reached
+ *      with any header and claims;
  *   2  PAYLOAD alone, signed under the usual header {"alg":"HS256","typ":"JWT"};
  *   3  role(1) expire_in(2) SESSION NUL DATA: a client token made by the
  *      router itself, which must verify to the same claims.
@@ -48,15 +49,19 @@ b64url (const guint8 * data, gsize len)
   return s;
 }
 
+/* The token header.payload.signature, signed with the router's secret
+ * under @hash (HS256, or HS384/HS512 when the header names them, so that a
+ * well-signed token of another algorithm reaches the verifier's own
+ * algorithm check). */
 static gchar *
-sign (const guint8 * header, gsize header_len, const guint8 * payload,
-    gsize payload_len)
+sign (GChecksumType hash, const guint8 * header, gsize header_len,
+    const guint8 * payload, gsize payload_len)
 {
   gchar *h = b64url (header, header_len), *p = b64url (payload, payload_len);
   gchar *signing_input = g_strconcat (h, ".", p, NULL);
-  GHmac *hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) API_SECRET,
+  GHmac *hmac = g_hmac_new (hash, (const guchar *) API_SECRET,
       strlen (API_SECRET));
-  guint8 mac[32];
+  guint8 mac[64];
   gsize mac_len = sizeof (mac);
   gchar *sig, *token;
 
@@ -143,8 +148,10 @@ static void
 signed_token (const guint8 * header, gsize header_len,
     const guint8 * payload, gsize payload_len)
 {
-  gchar *token = sign (header, header_len, payload, payload_len);
   gchar *alg = header_alg (header, header_len);
+  GChecksumType hash = g_strcmp0 (alg, "HS384") == 0 ? G_CHECKSUM_SHA384 :
+      g_strcmp0 (alg, "HS512") == 0 ? G_CHECKSUM_SHA512 : G_CHECKSUM_SHA256;
+  gchar *token = sign (hash, header, header_len, payload, payload_len);
 
   if (verify_both (token, NULL))
     FUZZ_CHECK (g_strcmp0 (alg, "HS256") == 0);

@@ -9,6 +9,7 @@ comment at the top of each fuzz-*.c):
                  gst-launch-1.0 is there), decryptor sessions built from them
   sframe-header  the RFC 9605 header vectors
   signalling     the messages of docs/signalling.md
+  ws-frames      WebSocket client frames around the target's message limit
   token          client tokens and project JWTs shaped as otc-router makes
                  them, signed with the targets' API secret and clock
   rest           the requests of docs/rest-api.md
@@ -53,8 +54,13 @@ class Corpus:
     def add(self, label, data):
         if isinstance(data, str):
             data = data.encode()
-        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)[:60]
-        path = os.path.join(self.dir, "seed-%03d-%s" % (self.n, label))
+        # named by what they are, not by rank, so that a new seed does not
+        # rename the others
+        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")[:60]
+        name, k = "seed-" + label, 2
+        while os.path.exists(os.path.join(self.dir, name)):
+            name, k = "seed-%s-%d" % (label, k), k + 1
+        path = os.path.join(self.dir, name)
         with open(path, "wb") as f:
             f.write(data)
         self.n += 1
@@ -290,6 +296,8 @@ def token_corpus():
         c.add("payload-" + name, b"\x02" + json.dumps(claims).encode())
     c.add("signed-alg-none", b"\x01" + b'{"alg":"none"}\x00' +
           json.dumps(client).encode())
+    c.add("signed-alg-hs512", b"\x01" + b'{"alg":"HS512","typ":"JWT"}\x00' +
+          json.dumps(client).encode())
     for role in range(3):
         c.add("own-role%d" % role, bytes([3, role]) +
               struct.pack(">H", 3600) + b"2_MX5mdXp6a2V5fg\x00name=alice")
@@ -315,27 +323,76 @@ def rest_corpus():
         c.add("feature-" + feature, bytes([2, n]) +
               json.dumps({"sessionId": "2_e2ee" if n % 2 else "2_plain"})
               .encode())
-    raw = [
-        "POST /session/create HTTP/1.1\r\nHost: h\r\nX-OPENTOK-AUTH: $JWT\r\n"
-        "Content-Length: 9\r\n\r\ne2ee=true",
-        "GET /session/create HTTP/1.1\r\nHost: h\r\n\r\n",
-        "POST /session/create HTTP/1.1\r\nHost: h\r\n"
+    raw = {
+        "create": "POST /session/create HTTP/1.1\r\nHost: h\r\n"
+        "X-OPENTOK-AUTH: $JWT\r\nContent-Length: 9\r\n\r\ne2ee=true",
+        "create-get": "GET /session/create HTTP/1.1\r\nHost: h\r\n\r\n",
+        "create-alg-none": "POST /session/create HTTP/1.1\r\nHost: h\r\n"
         "X-OPENTOK-AUTH: eyJhbGciOiJub25lIn0.e30.\r\n\r\n",
-        "GET /v2/project/$KEY/archive HTTP/1.1\r\nHost: h\r\n"
-        "X-OPENTOK-AUTH: $JWT\r\n\r\n",
-        "GET /v2/project/$KEY/archive/a_x HTTP/1.1\r\nHost: h\r\n"
-        "X-OPENTOK-AUTH: $JWT\r\n\r\n",
-        "POST /v2/project/$KEY/archive/a_x/stop HTTP/1.1\r\nHost: h\r\n"
-        "X-OPENTOK-AUTH: $JWT\r\nContent-Length: 0\r\n\r\n",
-        "POST /v2/project/otherkey/broadcast HTTP/1.1\r\nHost: h\r\n"
-        "X-OPENTOK-AUTH: $JWT\r\nContent-Length: 2\r\n\r\n{}",
-        "POST /v2/project/$KEY/dial HTTP/1.1\r\nHost: h\r\n"
+        "archive-list": "GET /v2/project/$KEY/archive HTTP/1.1\r\n"
+        "Host: h\r\nX-OPENTOK-AUTH: $JWT\r\n\r\n",
+        "archive-get": "GET /v2/project/$KEY/archive/a_x HTTP/1.1\r\n"
+        "Host: h\r\nX-OPENTOK-AUTH: $JWT\r\n\r\n",
+        "archive-stop": "POST /v2/project/$KEY/archive/a_x/stop HTTP/1.1\r\n"
+        "Host: h\r\nX-OPENTOK-AUTH: $JWT\r\nContent-Length: 0\r\n\r\n",
+        "other-key": "POST /v2/project/otherkey/broadcast HTTP/1.1\r\n"
+        "Host: h\r\nX-OPENTOK-AUTH: $JWT\r\nContent-Length: 2\r\n\r\n{}",
+        "dial-chunked": "POST /v2/project/$KEY/dial HTTP/1.1\r\nHost: h\r\n"
         "X-OPENTOK-AUTH: $JWT\r\nTransfer-Encoding: chunked\r\n\r\n"
         "16\r\n{\"sessionId\":\"2_e2ee\"}\r\n0\r\n\r\n",
-        "GET /v2/x HTTP/1.1\r\nHost: h\r\n\r\n",
-    ]
-    for n, r in enumerate(raw):
-        c.add("raw-%d" % n, b"\x03" + r.encode())
+        "unknown-path": "GET /v2/x HTTP/1.1\r\nHost: h\r\n\r\n",
+        # the web client's files (the target's scratch web directory)
+        "static-index": "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "static-web": "GET /web/app.js HTTP/1.1\r\nHost: h\r\n\r\n",
+        "static-sub": "HEAD /sub/style.css HTTP/1.1\r\nHost: h\r\n\r\n",
+        "static-post": "POST /index.html HTTP/1.1\r\nHost: h\r\n"
+        "Content-Length: 0\r\n\r\n",
+        "static-dotdot": "GET /../outside.txt HTTP/1.1\r\nHost: h\r\n\r\n",
+        "static-encoded": "GET /web/%2e%2e/outside.txt HTTP/1.1\r\n"
+        "Host: h\r\n\r\n",
+        "static-hidden": "GET /.hidden HTTP/1.1\r\nHost: h\r\n\r\n",
+        "static-symlink": "GET /link.html HTTP/1.1\r\nHost: h\r\n\r\n",
+        "static-prefix": "GET /../web-other/x.html HTTP/1.1\r\n"
+        "Host: h\r\n\r\n",
+    }
+    for name, r in raw.items():
+        c.add("raw-" + name, b"\x03" + r.encode())
+    return c.n
+
+
+def ws_frame(fin, opcode, payload, mask=b"\x12\x34\x56\x78"):
+    """A masked client frame."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n <= 0xffff:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_frames_corpus():
+    """Client byte streams around the 1,024-byte limit of the target."""
+    c = Corpus("ws-frames")
+    ping = b'{"type":"ping","requestId":"p"}'
+    c.add("one-text", b"\x00" + ws_frame(True, 1, ping))
+    c.add("text-close", b"\x05" + ws_frame(True, 1, ping) +
+          ws_frame(True, 8, b"\x03\xe8"))
+    c.add("at-limit-fragments", b"\x01" + ws_frame(False, 1, b"a" * 512) +
+          ws_frame(True, 9, b"") + ws_frame(True, 0, b"b" * 512) +
+          ws_frame(True, 1, ping))
+    c.add("over-by-one", b"\x02" + ws_frame(False, 2, b"a" * 1000) +
+          ws_frame(False, 0, b"b" * 24) + ws_frame(True, 0, b"c") +
+          ws_frame(True, 8, b"\x03\xf1"))
+    c.add("len16", b"\x03" + ws_frame(True, 1, b"x" * 300))
+    c.add("len64-huge", b"\x04" + bytes([0x81, 0xff]) +
+          (2 ** 63 - 1).to_bytes(8, "big") + b"\0\0\0\0" + b"z" * 40)
+    c.add("unmasked", b"\x06" + bytes([0x81, 3]) + b"abc")
+    c.add("split-messages", b"\x07" + b"".join(
+        ws_frame(i % 3 == 2, 1 if i % 3 == 0 else 0, bytes([65 + i]) * 200)
+        for i in range(9)))
     return c.n
 
 
@@ -348,7 +405,8 @@ def main():
                     ("sframe-header", sframe_header_corpus(args.shared_dir)),
                     ("signalling", signalling_corpus()),
                     ("token", token_corpus()),
-                    ("rest", rest_corpus())):
+                    ("rest", rest_corpus()),
+                    ("ws-frames", ws_frames_corpus())):
         print("%-14s %d seeds" % (name, n))
 
 

@@ -965,9 +965,9 @@ GST_START_TEST (test_load_faults)
       s->id = test_create_session (router, "e2ee=true");
       s->secret = g_strdup_printf ("load test secret of session %u", i);
     } else {
-      /* archived once media flows; the file must play after the router's
-       * SIGTERM. (Not archiveMode=always: the router tries to start that
-       * archive before any media has arrived, and it fails.) */
+      /* archived over REST once media flows; the file must play after the
+       * router's SIGTERM (archiveMode=always: tests/router-server's
+       * test_archive_always) */
       s->kind = KIND_ARCHIVED;
       s->id = test_create_session (router, "e2ee=false");
     }

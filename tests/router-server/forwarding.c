@@ -241,100 +241,404 @@ GST_START_TEST (test_keyframe_request)
 
 GST_END_TEST;
 
-/* A non-E2EE session archived over REST to a WebM file that plays back. */
+/* @method @path on the archive API with a project JWT: the answer, which
+ * must have @status, as a JSON object. */
+static JsonObject *
+archive_call (TestRouter * r, const gchar * method, const gchar * path,
+    const gchar * body, guint status)
+{
+  gchar *jwt = test_project_jwt (), *answer = NULL;
+  JsonParser *parser = json_parser_new ();
+  JsonObject *o;
+  guint got = test_http (r, method, path, jwt, body ? "application/json" :
+      NULL, body, &answer);
+
+  fail_unless_equals_int (got, status);
+  fail_unless (json_parser_load_from_data (parser, answer, -1, NULL), "%s",
+      answer);
+  fail_unless (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)), "%s",
+      answer);
+  o = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+  g_object_unref (parser);
+  g_free (answer);
+  g_free (jwt);
+  return o;
+}
+
+/* POST .../archive for @sid: it answers 200 "started" at once. */
+static JsonObject *
+archive_start (TestRouter * r, const gchar * sid)
+{
+  gchar *body = g_strdup_printf ("{\"sessionId\":\"%s\",\"name\":\"t\"}",
+      sid);
+  JsonObject *a = archive_call (r, "POST", "/v2/project/" TEST_API_KEY
+      "/archive", body, 200);
+
+  fail_unless_equals_string (json_object_get_string_member (a, "status"),
+      "started");
+  fail_unless_equals_string (json_object_get_string_member (a, "sessionId"),
+      sid);
+  g_free (body);
+  return a;
+}
+
+/* POST .../archive/{id}/stop: 200 "stopped". */
+static JsonObject *
+archive_stop (TestRouter * r, JsonObject * archive)
+{
+  gchar *path = g_strdup_printf ("/v2/project/" TEST_API_KEY
+      "/archive/%s/stop", json_object_get_string_member (archive, "id"));
+  JsonObject *a = archive_call (r, "POST", path, NULL, 200);
+
+  fail_unless_equals_string (json_object_get_string_member (a, "status"),
+      "stopped");
+  g_free (path);
+  return a;
+}
+
+/* The WebM file at @path plays to its end through matroskademux ! vp8dec,
+ * which decodes at least @min_frames frames. */
+static void
+assert_archive_plays (const gchar * path, guint64 min_frames)
+{
+  gchar *d = g_strdup_printf ("filesrc location=%s ! matroskademux "
+      "! vp8dec ! fakesink name=sink", path);
+  GstElement *play, *sink;
+  GstMessage *msg;
+  GstPad *pad;
+  guint64 decoded = 0;
+
+  fail_unless (g_file_test (path, G_FILE_TEST_IS_REGULAR), "no file %s", path);
+  play = gst_parse_launch (d, NULL);
+  g_free (d);
+  fail_unless (play != NULL);
+  sink = gst_bin_get_by_name (GST_BIN (play), "sink");
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+      (GstPadProbeCallback) count_buffer, &decoded, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  gst_element_set_state (play, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (play), 20 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
+      "the archive %s does not play to its end", path);
+  gst_message_unref (msg);
+  gst_element_set_state (play, GST_STATE_NULL);
+  gst_object_unref (play);
+  fail_unless (decoded >= min_frames, "%" G_GUINT64_FORMAT " frames decoded",
+      decoded);
+}
+
+/* Holding a publisher's RTP back from the router: buffers stop at its
+ * webrtcbin, so the router has no media of the stream until released. */
+typedef struct
+{
+  GstPad *pad;
+  gulong probe;
+} MediaHold;
+
+static GstPadProbeReturn
+drop_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer unused)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Right after test_peer_publish(), before anything is sent. */
+static void
+media_hold (TestPeer * pub, MediaHold * h)
+{
+  h->pad = gst_element_get_static_pad (pub->webrtc, "sink_0");
+  fail_unless (h->pad != NULL);
+  h->probe = gst_pad_add_probe (h->pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_BUFFER_LIST, drop_buffer, NULL, NULL);
+}
+
+static void
+media_release (MediaHold * h)
+{
+  gst_pad_remove_probe (h->pad, h->probe);
+  gst_clear_object (&h->pad);
+}
+
+typedef struct
+{
+  TestPeer *peer;
+  guint n;
+} FramesBeyond;
+
+static gboolean
+frames_beyond (gpointer data)
+{
+  FramesBeyond *f = data;
+
+  return test_peer_n_frames (f->peer) >= f->n;
+}
+
+/* @pub sends another @n frames (after its media was released). */
+static void
+wait_more_frames (TestPeer * pub, guint n)
+{
+  FramesBeyond f = { pub, test_peer_n_frames (pub) + n };
+
+  fail_unless (test_peers_wait (&pub, 1, frames_beyond, &f, 20000),
+      "the publisher sent no more frames");
+}
+
+/* GET .../archive/{id}. */
+static JsonObject *
+archive_get (TestRouter * r, JsonObject * archive)
+{
+  gchar *path = g_strdup_printf ("/v2/project/" TEST_API_KEY "/archive/%s",
+      json_object_get_string_member (archive, "id"));
+  JsonObject *a = archive_call (r, "GET", path, NULL, 200);
+
+  g_free (path);
+  return a;
+}
+
+/* A non-E2EE session archived over REST to a WebM file that plays back.
+ * The archive is started right after the publish, while the router has
+ * none of the stream's media: it records once the media arrives. */
 GST_START_TEST (test_archive_plays_back)
 {
   TestRouter *r = test_router_start (NULL);
   gchar *sid = test_create_session (r, "e2ee=false");
   gchar *tok = test_client_token (sid, "publisher", 600);
-  gchar *jwt = test_project_jwt (), *body = NULL, *json, *path, *stop;
+  gchar *path;
   TestClient *c = test_client_open (r);
-  JsonParser *parser = json_parser_new ();
-  JsonObject *ok, *archive;
+  JsonObject *ok, *archive, *now, *stopped;
   TestPeer *pub;
-  GstElement *play;
-  GstMessage *msg;
-  guint64 decoded = 0;
+  MediaHold hold;
 
   ok = test_client_connect (c, tok);
   json_object_unref (ok);
   pub = test_peer_publish (c, sid, NULL);
+  media_hold (pub, &hold);
   fail_unless (test_peers_wait (&pub, 1, has_stream, pub, 20000));
-  json = g_strdup_printf ("{\"sessionId\":\"%s\",\"name\":\"t\"}", sid);
-  /* the router records once media has arrived: until then 500 "yet" */
-  {
-    gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
-    guint status;
-
-    for (;;) {
-      KeyFrames k = { pub, 0 };
-
-      status = test_http (r, "POST", "/v2/project/" TEST_API_KEY "/archive",
-          jwt, "application/json", json, &body);
-      if (status == 200 || g_get_monotonic_time () > deadline
-          || strstr (body, "yet") == NULL)
-        break;
-      g_free (body);
-      /* pump the publisher a little (ICE, first frames) before retrying */
-      k.more_than = pub->keyframes;
-      test_peers_wait (&pub, 1, more_keyframes, &k, 200);
-    }
-    fail_unless (status == 200, "%s", body);
-  }
-  fail_unless (json_parser_load_from_data (parser, body, -1, NULL));
-  archive = json_node_get_object (json_parser_get_root (parser));
-  fail_unless_equals_string (json_object_get_string_member (archive, "status"),
-      "started");
+  archive = archive_start (r, sid);
   path = g_strdup (json_object_get_string_member (archive, "path"));
-  stop = g_strdup_printf ("/v2/project/" TEST_API_KEY "/archive/%s/stop",
-      json_object_get_string_member (archive, "id"));
-  g_free (body);
+  /* no media has reached the router yet: nothing written */
+  wait_more_frames (pub, 30);
+  now = archive_get (r, archive);
+  fail_unless_equals_string (json_object_get_string_member (now, "status"),
+      "started");
+  fail_unless_equals_int (json_object_get_int_member (now, "size"), 0);
+  json_object_unref (now);
 
-  fail_unless (test_peers_wait (&pub, 1, publisher_sent_frames, pub, 20000));
-  fail_unless_equals_int (test_http (r, "POST", stop, jwt, NULL, NULL,
-          &body), 200);
-  fail_unless (strstr (body, "\"stopped\"") != NULL, "%s", body);
-  g_free (body);
-
-  /* plays back: demux and decode */
-  {
-    gchar *d = g_strdup_printf ("filesrc location=%s ! matroskademux "
-        "! vp8dec ! fakesink name=sink", path);
-    GstElement *sink;
-    GstPad *pad;
-
-    play = gst_parse_launch (d, NULL);
-    g_free (d);
-    sink = gst_bin_get_by_name (GST_BIN (play), "sink");
-    g_object_set (sink, "signal-handoffs", FALSE, NULL);
-    pad = gst_element_get_static_pad (sink, "sink");
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-        (GstPadProbeCallback) count_buffer, &decoded, NULL);
-    gst_object_unref (pad);
-    gst_object_unref (sink);
-  }
-  gst_element_set_state (play, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (play), 20 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
-      "the archive does not play to its end");
-  gst_message_unref (msg);
-  gst_element_set_state (play, GST_STATE_NULL);
-  gst_object_unref (play);
-  fail_unless (decoded >= 30, "%" G_GUINT64_FORMAT " frames decoded",
-      decoded);
+  media_release (&hold);
+  wait_more_frames (pub, 90);
+  stopped = archive_stop (r, archive);
+  fail_unless (json_object_get_int_member (stopped, "size") > 0);
+  assert_archive_plays (path, 30);
 
   g_unlink (path);
   g_free (path);
-  g_free (stop);
-  g_free (json);
-  g_object_unref (parser);
+  json_object_unref (stopped);
+  json_object_unref (archive);
   test_peer_free (pub);
   test_client_free (c);
-  g_free (jwt);
   g_free (tok);
   g_free (sid);
   fail_unless_equals_int (test_router_stop (r), 0);
+}
+
+GST_END_TEST;
+
+/* archiveMode=always: publishing starts an archive (before the router has
+ * the stream's media), which records the stream once its media flows. */
+GST_START_TEST (test_archive_always)
+{
+  TestRouter *r = test_router_start (NULL);
+  gchar *sid = test_create_session (r, "e2ee=false&archiveMode=always");
+  gchar *tok = test_client_token (sid, "publisher", 600);
+  gchar *path;
+  TestClient *c = test_client_open (r);
+  JsonObject *ok, *list, *archive, *stopped;
+  JsonArray *items;
+  TestPeer *pub;
+
+  ok = test_client_connect (c, tok);
+  json_object_unref (ok);
+  /* nothing published, nothing archived */
+  list = archive_call (r, "GET", "/v2/project/" TEST_API_KEY "/archive",
+      NULL, 200);
+  fail_unless_equals_int (json_object_get_int_member (list, "count"), 0);
+  json_object_unref (list);
+
+  pub = test_peer_publish (c, sid, NULL);
+  fail_unless (test_peers_wait (&pub, 1, has_stream, pub, 20000));
+  fail_unless (test_peers_wait (&pub, 1, publisher_sent_frames, pub, 20000));
+  list = archive_call (r, "GET", "/v2/project/" TEST_API_KEY "/archive",
+      NULL, 200);
+  fail_unless_equals_int (json_object_get_int_member (list, "count"), 1);
+  items = json_object_get_array_member (list, "items");
+  archive = json_object_ref (json_array_get_object_element (items, 0));
+  json_object_unref (list);
+  fail_unless_equals_string (json_object_get_string_member (archive,
+          "sessionId"), sid);
+  fail_unless_equals_string (json_object_get_string_member (archive,
+          "status"), "started");
+  path = g_strdup (json_object_get_string_member (archive, "path"));
+
+  stopped = archive_stop (r, archive);
+  fail_unless (json_object_get_int_member (stopped, "size") > 0);
+  assert_archive_plays (path, 30);
+
+  g_unlink (path);
+  g_free (path);
+  json_object_unref (stopped);
+  json_object_unref (archive);
+  test_peer_free (pub);
+  test_client_free (c);
+  g_free (tok);
+  g_free (sid);
+  fail_unless_equals_int (test_router_stop (r), 0);
+}
+
+GST_END_TEST;
+
+/* Archives stopped before any of their media arrived: a clean "stopped"
+ * answer, size 0 and no file, whether the publisher is still there (and
+ * sends later) or left; at the router's SIGTERM as well. An
+ * archiveMode=always archive whose stream left is followed by a new one. */
+GST_START_TEST (test_archive_stopped_before_media)
+{
+  TestRouter *r = test_router_start (NULL);
+  gchar *sid = test_create_session (r, "e2ee=false");
+  gchar *sid2 = test_create_session (r, "e2ee=false");
+  gchar *sid3 = test_create_session (r, "e2ee=false&archiveMode=always");
+  gchar *tok = test_client_token (sid, "publisher", 600);
+  gchar *tok2 = test_client_token (sid2, "publisher", 600);
+  gchar *tok3 = test_client_token (sid3, "publisher", 600);
+  gchar *body, *path, *path3 = NULL, *stop;
+  TestClient *c = test_client_open (r), *c2 = test_client_open (r);
+  TestClient *watch2 = test_client_open (r), *c3 = test_client_open (r);
+  TestClient *c3a = test_client_open (r);
+  JsonObject *ok, *archive, *stopped, *now, *list, *ev;
+  JsonArray *items;
+  TestPeer *pub, *pub2, *pub3;
+  MediaHold hold, hold2, hold3;
+  guint i, n3 = 0;
+
+  ok = test_client_connect (c, tok);
+  json_object_unref (ok);
+  ok = test_client_connect (c2, tok2);
+  json_object_unref (ok);
+  ok = test_client_connect (watch2, tok2);
+  json_object_unref (ok);
+  ok = test_client_connect (c3, tok3);
+  json_object_unref (ok);
+  ok = test_client_connect (c3a, tok3);
+  json_object_unref (ok);
+
+  /* no stream yet: nothing to archive */
+  body = g_strdup_printf ("{\"sessionId\":\"%s\"}", sid);
+  json_object_unref (archive_call (r, "POST", "/v2/project/" TEST_API_KEY
+          "/archive", body, 404));
+  g_free (body);
+
+  /* the publisher is connected but sends nothing: started, stopped */
+  pub = test_peer_publish (c, sid, NULL);
+  media_hold (pub, &hold);
+  fail_unless (test_peers_wait (&pub, 1, has_stream, pub, 20000));
+  archive = archive_start (r, sid);
+  path = g_strdup (json_object_get_string_member (archive, "path"));
+  wait_more_frames (pub, 30);
+  stopped = archive_stop (r, archive);
+  fail_unless_equals_int (json_object_get_int_member (stopped, "size"), 0);
+  fail_if (g_file_test (path, G_FILE_TEST_EXISTS), "%s was written", path);
+  json_object_unref (stopped);
+  stop = g_strdup_printf ("/v2/project/" TEST_API_KEY "/archive/%s/stop",
+      json_object_get_string_member (archive, "id"));
+  json_object_unref (archive_call (r, "POST", stop, NULL, 409));
+  g_free (stop);
+  /* its media arrives afterwards: the archive stays as it was */
+  media_release (&hold);
+  wait_more_frames (pub, 60);
+  now = archive_get (r, archive);
+  fail_unless_equals_string (json_object_get_string_member (now, "status"),
+      "stopped");
+  fail_unless_equals_int (json_object_get_int_member (now, "size"), 0);
+  fail_if (g_file_test (path, G_FILE_TEST_EXISTS), "%s was written", path);
+  json_object_unref (now);
+  json_object_unref (archive);
+  g_free (path);
+
+  /* the publisher leaves before any media: stopping is clean */
+  pub2 = test_peer_publish (c2, sid2, NULL);
+  media_hold (pub2, &hold2);
+  fail_unless (test_peers_wait (&pub2, 1, has_stream, pub2, 20000));
+  archive = archive_start (r, sid2);
+  path = g_strdup (json_object_get_string_member (archive, "path"));
+  test_peer_free (pub2);
+  test_client_free (c2);
+  media_release (&hold2);
+  ev = test_client_wait (watch2, "streamDestroyed", 10000);
+  fail_unless (ev != NULL, "the router did not see the publisher go");
+  json_object_unref (ev);
+  stopped = archive_stop (r, archive);
+  fail_unless_equals_int (json_object_get_int_member (stopped, "size"), 0);
+  fail_if (g_file_test (path, G_FILE_TEST_EXISTS), "%s was written", path);
+  json_object_unref (stopped);
+  json_object_unref (archive);
+  g_free (path);
+
+  /* archiveMode=always: the first publisher leaves before any media, so
+   * its archive is over (no file); the next publish starts another, which
+   * has no media either when the router gets SIGTERM */
+  pub3 = test_peer_publish (c3a, sid3, NULL);
+  media_hold (pub3, &hold3);
+  fail_unless (test_peers_wait (&pub3, 1, has_stream, pub3, 20000));
+  test_peer_free (pub3);
+  test_client_free (c3a);
+  media_release (&hold3);
+  ev = test_client_wait (c3, "streamDestroyed", 10000);
+  fail_unless (ev != NULL, "the router did not see the publisher go");
+  json_object_unref (ev);
+  pub3 = test_peer_publish (c3, sid3, NULL);
+  media_hold (pub3, &hold3);
+  fail_unless (test_peers_wait (&pub3, 1, has_stream, pub3, 20000));
+  wait_more_frames (pub3, 30);
+  list = archive_call (r, "GET", "/v2/project/" TEST_API_KEY "/archive",
+      NULL, 200);
+  items = json_object_get_array_member (list, "items");
+  for (i = 0; i < json_array_get_length (items); i++) {
+    JsonObject *a = json_array_get_object_element (items, i);
+    const gchar *status = json_object_get_string_member (a, "status");
+
+    if (!g_str_equal (json_object_get_string_member (a, "sessionId"), sid3))
+      continue;
+    n3++;
+    if (g_str_equal (status, "started")) {
+      fail_unless (path3 == NULL, "two archives of the session running");
+      path3 = g_strdup (json_object_get_string_member (a, "path"));
+    } else {
+      fail_unless_equals_string (status, "stopped");
+      fail_unless_equals_int (json_object_get_int_member (a, "size"), 0);
+      fail_if (g_file_test (json_object_get_string_member (a, "path"),
+              G_FILE_TEST_EXISTS));
+    }
+  }
+  fail_unless_equals_int (n3, 2);
+  fail_unless (path3 != NULL, "archiveMode=always started no archive");
+  json_object_unref (list);
+  fail_unless_equals_int (test_router_stop (r), 0);
+  fail_if (g_file_test (path3, G_FILE_TEST_EXISTS), "%s was written", path3);
+
+  media_release (&hold3);
+  g_free (path3);
+  test_peer_free (pub3);
+  test_peer_free (pub);
+  test_client_free (c);
+  test_client_free (watch2);
+  test_client_free (c3);
+  g_free (tok);
+  g_free (tok2);
+  g_free (tok3);
+  g_free (sid);
+  g_free (sid2);
+  g_free (sid3);
 }
 
 GST_END_TEST;
@@ -391,6 +695,8 @@ forwarding_suite (void)
   tcase_add_test (tc, test_two_publishers_three_subscribers);
   tcase_add_test (tc, test_keyframe_request);
   tcase_add_test (tc, test_archive_plays_back);
+  tcase_add_test (tc, test_archive_always);
+  tcase_add_test (tc, test_archive_stopped_before_media);
   tcase_add_test (tc, test_vanish_mid_negotiation);
   return s;
 }

@@ -30,7 +30,8 @@ typedef struct
   guint64 ctr;
   gsize out_len;                /* plain frame length when status is OK */
   OtcStreamEvent event;         /* a state change of stream @kid */
-  gboolean first_for_kid;       /* this KID had no stream entry before */
+  gboolean first_for_kid;       /* no frame of this KID authenticated
+                                 * before: a new, unvouched stream */
   gboolean was_mismatched;      /* the stream was mismatched before */
 } OtcUnprotectResult;
 

@@ -562,7 +562,7 @@ stream_request_keyframe (OtcPublisherStream * stream, const gchar * why)
 /* forwarding */
 
 /* Context thread: a publisher stream's tee exists or its SSRC became
- * known: subscribers waiting for either go on. */
+ * known: subscribers and recordings waiting for either go on. */
 static gboolean
 stream_ready_cb (LegEvent * ev)
 {
@@ -572,6 +572,7 @@ stream_ready_cb (LegEvent * ev)
 
   if (pub->torn_down)
     return G_SOURCE_REMOVE;
+  otc_recording_start_ready (media);
   g_mutex_lock (&media->lock);
   subs = g_list_copy_deep (pub->subscribers, otc_media_leg_copy, NULL);
   g_mutex_unlock (&media->lock);
@@ -1025,6 +1026,8 @@ otc_media_leg_teardown (OtcMediaLeg * leg)
     for (l = extra; l; l = l->next)
       otc_router_media_remove_element (media, l->data);
     g_list_free_full (extra, gst_object_unref);
+    /* a recording that waited for this publisher's media goes on without */
+    otc_recording_start_ready (media);
   }
   g_signal_handlers_disconnect_by_func (leg->webrtc, on_ice_candidate, leg);
   g_signal_handlers_disconnect_by_func (leg->webrtc, on_connection_state, leg);

@@ -4,12 +4,19 @@
  *   tee ! queue ! rtpvp8depay ! webmmux ! filesink
  *   tee ! queue ! rtpopusdepay ! (same webmmux)
  *
- * No re-encoding. Stopping sends EOS into every input and waits until it
- * reached the file sink: webmmux writes its index and fixes up the header
- * then, so the file is complete when stop returns. */
+ * No re-encoding. A recording may be started before its streams' media has
+ * arrived (a tee exists only once RTP came in): it waits, and its inputs
+ * are made all at once when every m-line of its streams has a tee, since
+ * webmmux takes no new track once it has begun writing. Stopping sends EOS
+ * into every input and waits until it reached the file sink: webmmux
+ * writes its index and fixes up the header then, so the file is complete
+ * when stop returns. Stopped while still waiting: no file at all. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "otc-router-media-private.h"
 
@@ -21,6 +28,7 @@ void
 otc_recording_free (OtcRecording * rec)
 {
   g_ptr_array_unref (rec->inputs);
+  g_ptr_array_unref (rec->publishers);
   gst_clear_object (&rec->bin);
   g_mutex_clear (&rec->lock);
   g_cond_clear (&rec->cond);
@@ -119,6 +127,166 @@ recording_add_input (OtcRecording * rec, OtcMediaLeg * pub, guint index,
   return TRUE;
 }
 
+/* Under media->lock: every m-line of the publishers still there has media,
+ * and there is at least one. */
+static gboolean
+recording_is_ready_locked (OtcRecording * rec)
+{
+  guint i, j, tracks = 0;
+
+  for (i = 0; i < rec->publishers->len; i++) {
+    OtcMediaLeg *pub = g_ptr_array_index (rec->publishers, i);
+
+    if (pub->closing)
+      continue;
+    for (j = 0; j < pub->streams->len; j++) {
+      if (((OtcPublisherStream *) g_ptr_array_index (pub->streams,
+                  j))->tee == NULL)
+        return FALSE;
+      tracks++;
+    }
+  }
+  return tracks > 0;
+}
+
+/* Context thread: the inputs of every publisher still there, then the bin
+ * goes into the pipeline and the inputs are linked to the tees. */
+static gboolean
+recording_start (OtcRecording * rec, GError ** error)
+{
+  OtcRouterMedia *media = rec->media;
+  guint i, j;
+
+  rec->started = TRUE;
+  for (i = 0; i < rec->publishers->len; i++) {
+    OtcMediaLeg *pub = g_ptr_array_index (rec->publishers, i);
+    gboolean closing;
+
+    g_mutex_lock (&media->lock);
+    closing = pub->closing;
+    g_mutex_unlock (&media->lock);
+    if (closing)
+      continue;
+    for (j = 0; j < pub->streams->len; j++) {
+      if (!recording_add_input (rec, pub, j, error))
+        return FALSE;
+    }
+  }
+  gst_bin_add (GST_BIN (media->pipeline), rec->bin);
+  if (!gst_element_sync_state_with_parent (rec->bin)) {
+    g_set_error (error, OTC_ROUTER_MEDIA_ERROR, OTC_ROUTER_MEDIA_ERROR_FAILED,
+        "cannot record to %s", rec->path);
+    return FALSE;
+  }
+  for (i = 0; i < rec->inputs->len; i++)
+    otc_media_output_link (g_ptr_array_index (rec->inputs, i));
+  GST_INFO ("recording %s: %u tracks to %s", rec->id, rec->inputs->len,
+      rec->path);
+  return TRUE;
+}
+
+/* Context thread: undoes a recording_start() that failed. */
+static void
+recording_abort (OtcRecording * rec)
+{
+  guint i;
+
+  for (i = 0; i < rec->inputs->len; i++)
+    otc_media_output_unlink (g_ptr_array_index (rec->inputs, i));
+  otc_router_media_remove_element (rec->media, rec->bin);
+}
+
+/* Context thread, when a publisher stream's media arrived or a publisher
+ * left: the waiting recordings that can begin now begin. One that fails
+ * keeps its error for stop_recording. */
+void
+otc_recording_start_ready (OtcRouterMedia * media)
+{
+  GPtrArray *ready = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+  guint i;
+
+  g_mutex_lock (&media->lock);
+  if (!media->shut_down) {
+    g_hash_table_iter_init (&it, media->recordings);
+    while (g_hash_table_iter_next (&it, NULL, &value)) {
+      OtcRecording *rec = value;
+
+      if (!rec->started && recording_is_ready_locked (rec))
+        g_ptr_array_add (ready, rec);
+    }
+  }
+  g_mutex_unlock (&media->lock);
+
+  /* recordings are freed on this thread only: these stay valid */
+  for (i = 0; i < ready->len; i++) {
+    OtcRecording *rec = g_ptr_array_index (ready, i);
+    GError *err = NULL;
+
+    if (!recording_start (rec, &err)) {
+      GST_WARNING ("recording %s could not start: %s", rec->id, err->message);
+      recording_abort (rec);
+      g_mutex_lock (&rec->lock);
+      if (rec->error == NULL)
+        rec->error = g_strdup (err->message);
+      g_cond_broadcast (&rec->cond);
+      g_mutex_unlock (&rec->lock);
+      g_clear_error (&err);
+    }
+  }
+  g_ptr_array_unref (ready);
+}
+
+static OtcRecording *
+recording_new (OtcRouterMedia * media, const gchar * recording_id,
+    GPtrArray * publishers, const gchar * path, GError ** error)
+{
+  OtcRecording *rec;
+  GstElement *sink;
+  GstPad *sink_pad;
+  gchar *name;
+
+  rec = g_new0 (OtcRecording, 1);
+  rec->media = media;
+  rec->id = g_strdup (recording_id);
+  rec->path = g_strdup (path);
+  rec->publishers = g_ptr_array_ref (publishers);
+  g_mutex_init (&rec->lock);
+  g_cond_init (&rec->cond);
+  rec->inputs = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      otc_media_output_unref);
+  name = g_strdup_printf ("rec%u", media->recording_serial++);
+  rec->bin = gst_bin_new (name);
+  g_free (name);
+  gst_object_ref_sink (rec->bin);
+  g_object_set_qdata_full (G_OBJECT (rec->bin), otc_recording_quark (),
+      g_strdup (recording_id), g_free);
+  rec->mux = gst_element_factory_make ("webmmux", NULL);
+  sink = gst_element_factory_make ("filesink", NULL);
+  if (rec->mux == NULL || sink == NULL) {
+    g_set_error (error, OTC_ROUTER_MEDIA_ERROR, OTC_ROUTER_MEDIA_ERROR_FAILED,
+        "missing webmmux or filesink (gst-plugins-good)");
+    if (rec->mux)
+      gst_object_unref (rec->mux);
+    if (sink)
+      gst_object_unref (sink);
+    otc_recording_free (rec);
+    return NULL;
+  }
+  /* the file starts at 0 whenever the recording starts; a sink that
+   * prerolled would make the router pipeline lose its state */
+  g_object_set (rec->mux, "offset-to-zero", TRUE, NULL);
+  g_object_set (sink, "location", path, "async", FALSE, "sync", FALSE, NULL);
+  gst_bin_add_many (GST_BIN (rec->bin), rec->mux, sink, NULL);
+  gst_element_link (rec->mux, sink);
+  sink_pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      recording_eos_probe, rec, NULL);
+  gst_object_unref (sink_pad);
+  return rec;
+}
+
 gboolean
 otc_router_media_start_recording (OtcRouterMedia * media,
     const gchar * recording_id, const gchar * const *stream_ids,
@@ -126,10 +294,8 @@ otc_router_media_start_recording (OtcRouterMedia * media,
 {
   OtcRecording *rec;
   GPtrArray *pubs;
-  GstElement *sink;
-  GstPad *sink_pad;
-  gchar *name;
-  guint i, j;
+  gboolean ready;
+  guint i;
 
   g_return_val_if_fail (media != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -140,6 +306,21 @@ otc_router_media_start_recording (OtcRouterMedia * media,
         OTC_ROUTER_MEDIA_ERROR_INVALID_ARGUMENT,
         "a recording needs an id, streams and a path");
     return FALSE;
+  }
+  /* the file is written only once the media arrives: a directory that
+   * cannot take it is refused now, not then */
+  {
+    gchar *dir = g_path_get_dirname (path);
+    gboolean ok = g_file_test (dir, G_FILE_TEST_IS_DIR)
+        && g_access (dir, W_OK) == 0;
+
+    if (!ok)
+      g_set_error (error, OTC_ROUTER_MEDIA_ERROR,
+          OTC_ROUTER_MEDIA_ERROR_INVALID_ARGUMENT,
+          "cannot write a recording in %s", dir);
+    g_free (dir);
+    if (!ok)
+      return FALSE;
   }
 
   pubs = g_ptr_array_new_with_free_func ((GDestroyNotify) otc_media_leg_unref);
@@ -163,98 +344,58 @@ otc_router_media_start_recording (OtcRouterMedia * media,
       g_ptr_array_unref (pubs);
       return FALSE;
     }
-    g_ptr_array_add (pubs, otc_media_leg_ref (pub));
+    if (!g_ptr_array_find (pubs, pub, NULL))
+      g_ptr_array_add (pubs, otc_media_leg_ref (pub));
   }
   g_mutex_unlock (&media->lock);
 
-  rec = g_new0 (OtcRecording, 1);
-  rec->media = media;
-  rec->id = g_strdup (recording_id);
-  rec->path = g_strdup (path);
-  g_mutex_init (&rec->lock);
-  g_cond_init (&rec->cond);
-  rec->inputs = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      otc_media_output_unref);
-  name = g_strdup_printf ("rec%u", media->recording_serial++);
-  rec->bin = gst_bin_new (name);
-  g_free (name);
-  gst_object_ref_sink (rec->bin);
-  g_object_set_qdata_full (G_OBJECT (rec->bin), otc_recording_quark (),
-      g_strdup (recording_id), g_free);
-  rec->mux = gst_element_factory_make ("webmmux", NULL);
-  sink = gst_element_factory_make ("filesink", NULL);
-  if (rec->mux == NULL || sink == NULL) {
-    g_set_error (error, OTC_ROUTER_MEDIA_ERROR, OTC_ROUTER_MEDIA_ERROR_FAILED,
-        "missing webmmux or filesink (gst-plugins-good)");
-    if (rec->mux)
-      gst_object_unref (rec->mux);
-    if (sink)
-      gst_object_unref (sink);
-    goto fail;
-  }
-  /* the file starts at 0 whenever the recording starts; a sink that
-   * prerolled would make the router pipeline lose its state */
-  g_object_set (rec->mux, "offset-to-zero", TRUE, NULL);
-  g_object_set (sink, "location", path, "async", FALSE, "sync", FALSE, NULL);
-  gst_bin_add_many (GST_BIN (rec->bin), rec->mux, sink, NULL);
-  gst_element_link (rec->mux, sink);
-  sink_pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-      recording_eos_probe, rec, NULL);
-  gst_object_unref (sink_pad);
-
-  g_mutex_lock (&media->lock);
-  for (i = 0; i < pubs->len; i++) {
-    OtcMediaLeg *pub = g_ptr_array_index (pubs, i);
-
-    for (j = 0; j < pub->streams->len; j++) {
-      OtcPublisherStream *stream = g_ptr_array_index (pub->streams, j);
-
-      if (stream->tee == NULL) {
-        GST_WARNING ("recording %s: stream \"%s\" m-line %u has no media "
-            "yet, not recorded", recording_id, pub->stream_id, j);
-        continue;
-      }
-      g_mutex_unlock (&media->lock);
-      if (!recording_add_input (rec, pub, j, error))
-        goto fail;
-      g_mutex_lock (&media->lock);
-    }
-  }
-  g_mutex_unlock (&media->lock);
-  if (rec->inputs->len == 0) {
-    g_set_error (error, OTC_ROUTER_MEDIA_ERROR,
-        OTC_ROUTER_MEDIA_ERROR_NO_MEDIA, "no media has arrived on the "
-        "streams to record yet");
-    goto fail;
-  }
+  rec = recording_new (media, recording_id, pubs, path, error);
+  g_ptr_array_unref (pubs);
+  if (rec == NULL)
+    return FALSE;
 
   g_mutex_lock (&media->lock);
   g_hash_table_insert (media->recordings, rec->id, rec);
+  ready = recording_is_ready_locked (rec);
   g_mutex_unlock (&media->lock);
-  gst_bin_add (GST_BIN (media->pipeline), rec->bin);
-  if (!gst_element_sync_state_with_parent (rec->bin)) {
+  if (!ready) {
+    /* otc_recording_start_ready() starts it */
+    GST_INFO ("recording %s to %s waits for the media of its streams",
+        recording_id, path);
+    return TRUE;
+  }
+  if (!recording_start (rec, error)) {
+    recording_abort (rec);
     g_mutex_lock (&media->lock);
     g_hash_table_remove (media->recordings, rec->id);
     g_mutex_unlock (&media->lock);
-    g_set_error (error, OTC_ROUTER_MEDIA_ERROR, OTC_ROUTER_MEDIA_ERROR_FAILED,
-        "cannot record to %s", path);
-    otc_router_media_remove_element (media, rec->bin);
-    goto fail;
+    otc_recording_free (rec);
+    return FALSE;
   }
-  for (i = 0; i < rec->inputs->len; i++)
-    otc_media_output_link (g_ptr_array_index (rec->inputs, i));
-  GST_INFO ("recording %s: %u tracks to %s", recording_id, rec->inputs->len,
-      path);
-  g_ptr_array_unref (pubs);
   return TRUE;
+}
 
-fail:
-  for (i = 0; i < rec->inputs->len; i++)
-    otc_media_output_unlink (g_ptr_array_index (rec->inputs, i));
-  otc_recording_free (rec);
-  g_ptr_array_unref (pubs);
-  return FALSE;
+gboolean
+otc_router_media_recording_has_ended (OtcRouterMedia * media,
+    const gchar * recording_id)
+{
+  OtcRecording *rec;
+  gboolean ended = FALSE;
+  guint i;
+
+  g_return_val_if_fail (media != NULL, FALSE);
+
+  g_mutex_lock (&media->lock);
+  rec = recording_id ? g_hash_table_lookup (media->recordings,
+      recording_id) : NULL;
+  if (rec) {
+    ended = TRUE;
+    for (i = 0; i < rec->publishers->len; i++)
+      ended = ended && ((OtcMediaLeg *) g_ptr_array_index (rec->publishers,
+              i))->closing;
+  }
+  g_mutex_unlock (&media->lock);
+  return ended;
 }
 
 gboolean
@@ -278,6 +419,17 @@ otc_router_media_stop_recording (OtcRouterMedia * media,
         OTC_ROUTER_MEDIA_ERROR_UNKNOWN_RECORDING, "no recording \"%s\"",
         recording_id ? recording_id : "(null)");
     return FALSE;
+  }
+
+  if (!rec->started) {
+    /* nothing was written: no file */
+    g_mutex_lock (&media->lock);
+    g_hash_table_remove (media->recordings, rec->id);
+    g_mutex_unlock (&media->lock);
+    GST_INFO ("recording %s stopped before its media arrived: no file",
+        rec->id);
+    otc_recording_free (rec);
+    return TRUE;
   }
 
   for (i = 0; i < rec->inputs->len; i++)

@@ -199,7 +199,26 @@ otc_media_offer_filter (const GstSDPMessage * offer, GPtrArray * streams,
     GError ** error)
 {
   GstSDPMessage *out = NULL;
-  guint i;
+  guint i, n_video = 0, n_audio = 0;
+
+  /* A stream is one video track, one audio track or both. Checked before
+   * anything else: an offer with thousands of m-lines (it fits in one
+   * signalling message) would otherwise cost seconds of the main loop in
+   * webrtcbin. */
+  for (i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const gchar *kind =
+        gst_sdp_media_get_media (gst_sdp_message_get_media (offer, i));
+
+    n_video += g_strcmp0 (kind, "video") == 0;
+    n_audio += g_strcmp0 (kind, "audio") == 0;
+    if (n_video > 1 || n_audio > 1 || i >= 2) {
+      g_set_error (error, OTC_ROUTER_MEDIA_ERROR,
+          OTC_ROUTER_MEDIA_ERROR_UNSUPPORTED_MEDIA,
+          "%u m-lines: a stream has at most one video and one audio m-line",
+          gst_sdp_message_medias_len (offer));
+      return NULL;
+    }
+  }
 
   gst_sdp_message_copy (offer, &out);
   for (i = 0; i < gst_sdp_message_medias_len (out); i++) {

@@ -129,13 +129,19 @@ struct _OtcMediaLeg
   gboolean answered;
 };
 
+/* A recording waits until every m-line of its publishers has media (a tee):
+ * webmmux takes no new track once it has started, so its inputs are made
+ * all at once, then the bin goes into the pipeline. A publisher that leaves
+ * in the meantime is left out. */
 struct _OtcRecording
 {
   OtcRouterMedia *media;
   gchar *id;
   gchar *path;
-  GstElement *bin;
+  GstElement *bin;              /* not in the pipeline until started */
   GstElement *mux;
+  GPtrArray *publishers;        /* OtcMediaLeg (ref): what it records */
+  gboolean started;             /* context thread: inputs made, bin added */
   GPtrArray *inputs;            /* OtcOutput */
   GMutex lock;
   GCond cond;
@@ -179,5 +185,6 @@ void otc_recording_free (OtcRecording * rec);
 void otc_recording_input_finish (OtcOutput * input);
 void otc_recording_set_error (OtcRouterMedia * media, const gchar * id,
     const gchar * message);
+void otc_recording_start_ready (OtcRouterMedia * media);
 
 G_END_DECLS

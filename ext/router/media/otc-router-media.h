@@ -64,12 +64,18 @@ const gchar *otc_media_leg_get_stream_id (OtcMediaLeg * leg);
 
 /* Non-E2EE sessions only (the caller checks): records the streams of the
  * given publisher legs to a WebM file (VP8 + Opus, no re-encoding) until
- * otc_router_media_stop_recording(). */
+ * otc_router_media_stop_recording(). The streams need not have media yet:
+ * the recording begins once every m-line of them has media. */
 gboolean otc_router_media_start_recording (OtcRouterMedia * media,
     const gchar * recording_id, const gchar * const *stream_ids,
     const gchar * path, GError ** error);
+/* Finalises the file; a recording stopped before it began writes none. */
 gboolean otc_router_media_stop_recording (OtcRouterMedia * media,
     const gchar * recording_id, GError ** error);
+/* TRUE when every stream the recording was given has left (it records
+ * nothing more, or never will); FALSE for an unknown recording. */
+gboolean otc_router_media_recording_has_ended (OtcRouterMedia * media,
+    const gchar * recording_id);
 
 /* Additions (the media module's own): lifetimes, errors, statistics.
  *
@@ -89,8 +95,10 @@ gboolean otc_router_media_stop_recording (OtcRouterMedia * media,
  * payload types and SSRCs, so packets are forwarded unchanged; if the
  * publisher's offer had no a=ssrc, a subscriber's offer waits for its
  * first RTP packets. ICE: host candidates on the given addresses, UDP
- * only, no STUN/TURN. Recording: the streams that have media when it
- * starts. */
+ * only, no STUN/TURN. Recording: it waits until every m-line of its
+ * streams has media, then records them all (webmmux takes no track once
+ * it has begun); a stream that leaves while it waits is left out, and
+ * streams published later are not added. */
 
 #define OTC_ROUTER_MEDIA_ERROR (otc_router_media_error_quark ())
 GQuark otc_router_media_error_quark (void);
@@ -106,7 +114,7 @@ typedef enum
   OTC_ROUTER_MEDIA_ERROR_INVALID_STATE, /* e.g. an answer on a publisher leg */
   OTC_ROUTER_MEDIA_ERROR_UNKNOWN_RECORDING,
   OTC_ROUTER_MEDIA_ERROR_RECORDING_EXISTS,
-  OTC_ROUTER_MEDIA_ERROR_NO_MEDIA,      /* nothing to record yet */
+  OTC_ROUTER_MEDIA_ERROR_NO_MEDIA,      /* unused: recordings wait for it */
 } OtcRouterMediaError;
 
 /* Key frame requests are forwarded to a publisher at most once per this

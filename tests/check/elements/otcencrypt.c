@@ -29,6 +29,15 @@ new_harness_full (GstBus ** bus, const gchar * first_property, ...)
 
 #define new_harness(bus) new_harness_full (bus, NULL)
 
+/* The bus is flushed first: the messages on it hold the element. */
+static void
+teardown (GstHarness * h, GstBus * bus)
+{
+  gst_harness_teardown (h);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+}
+
 static GstBuffer *
 opus_frame (guint8 fill, gsize len)
 {
@@ -107,8 +116,7 @@ GST_START_TEST (test_first_frame_protected)
   gst_buffer_unref (plain);
   fail_unless_equals_int (otc_test_count_messages (bus,
           "otc-encryption-secret-missing", NULL), 0);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -149,8 +157,7 @@ GST_START_TEST (test_missing_secret)
   gst_buffer_unref (out);
   fail_unless_equals_int (otc_test_count_messages (bus,
           "otc-encryption-secret-missing", NULL), 0);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -191,8 +198,7 @@ GST_START_TEST (test_invalid_secret_keeps_previous)
   gst_buffer_unref (plain);
   gst_buffer_unref (out);
   g_free (too_long);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -214,6 +220,7 @@ GST_START_TEST (test_invalid_secret_before_bus)
   gst_structure_free (s);
   gst_element_set_state (e, GST_STATE_NULL);
   gst_object_unref (e);
+  gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
 }
 
@@ -229,8 +236,12 @@ GST_START_TEST (test_unsupported_codec)
   gst_harness_play (h);
   fail_unless (gst_harness_push_event (h, gst_event_new_stream_start ("x")));
   /* sticky: stored even when refused; the buffer shows the refusal */
-  gst_harness_push_event (h,
-      gst_event_new_caps (gst_caps_from_string ("video/x-h264")));
+  {
+    GstCaps *h264 = gst_caps_from_string ("video/x-h264");
+
+    gst_harness_push_event (h, gst_event_new_caps (h264));
+    gst_caps_unref (h264);
+  }
   {
     GstSegment seg;
     gst_segment_init (&seg, GST_FORMAT_TIME);
@@ -244,8 +255,7 @@ GST_START_TEST (test_unsupported_codec)
   fail_unless (gst_structure_get_int (msgs->data, "code", &code));
   fail_unless_equals_int (code, 6005);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -295,8 +305,7 @@ GST_START_TEST (test_secret_change_while_playing)
   for (i = 0; i < 3; i++)
     fail_unless (otc_test_count_messages (bus, "otc-encryption-secret-missing",
             NULL) == 0);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -337,8 +346,7 @@ GST_START_TEST (test_key_id_and_suite_properties)
   fail_unless (plain != NULL);
   gst_buffer_unref (plain);
   gst_buffer_unref (out);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
@@ -402,8 +410,7 @@ GST_START_TEST (test_secret_file)
           "otc-invalid-encryption-secret", NULL), 1);
   g_unlink (path);
   g_free (path);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  teardown (h, bus);
 }
 
 GST_END_TEST;
