@@ -514,6 +514,84 @@ handle_unpublish (OtcRouterClient * client, JsonObject * msg,
   remove_stream (client->session, stream->id, "clientUnpublished");
 }
 
+/* A moderator-only request: FALSE (and error 1520) for other roles. */
+static gboolean
+moderator_only (OtcRouterClient * client, const gchar * what,
+    const gchar * rid)
+{
+  gchar *text;
+
+  if (client->role == OTC_ROLE_MODERATOR)
+    return TRUE;
+  text = g_strdup_printf ("Forbidden: only a moderator may %s", what);
+  send_error (client, OTC_SIGNALLING_ERROR_FORBIDDEN, text, rid);
+  g_free (text);
+  return FALSE;
+}
+
+static void
+send_ack (OtcRouterClient * client, const gchar * type, const gchar * member,
+    const gchar * id, const gchar * rid)
+{
+  JsonObject *ack = otc_signalling_new (type);
+
+  json_object_set_string_member (ack, member, id);
+  if (rid)
+    json_object_set_string_member (ack, "requestId", rid);
+  otc_router_client_send (client, ack);
+}
+
+/* A moderator ends another connection of the session: it is closed with
+ * 4000 "forceDisconnected", everyone else hears connectionDestroyed with
+ * that reason. */
+static void
+handle_force_disconnect (OtcRouterClient * client, JsonObject * msg,
+    const gchar * rid)
+{
+  const gchar *id = otc_signalling_get_string (msg, "connectionId");
+  OtcRouterClient *target;
+  gchar *target_id;
+
+  if (!moderator_only (client, "force a disconnection", rid))
+    return;
+  target = id ? g_hash_table_lookup (client->session->connections, id) : NULL;
+  if (target == NULL) {
+    send_error (client, OTC_SIGNALLING_ERROR_NOT_FOUND,
+        "No connection of this session has that connectionId", rid);
+    return;
+  }
+  target_id = g_strdup (id);
+  GST_INFO ("connection %s: force-disconnects %s", client->id, target_id);
+  otc_router_client_close (target, OTC_SIGNALLING_CLOSE_FORCE_DISCONNECTED,
+      "forceDisconnected");
+  if (target != client)
+    send_ack (client, "forceDisconnectSent", "connectionId", target_id, rid);
+  g_free (target_id);
+}
+
+/* A moderator ends a stream of the session: streamDestroyed with reason
+ * "forceUnpublished" to everyone, its publisher included. */
+static void
+handle_force_unpublish (OtcRouterClient * client, JsonObject * msg,
+    const gchar * rid)
+{
+  const gchar *id = otc_signalling_get_string (msg, "streamId");
+  gchar *stream_id;
+
+  if (!moderator_only (client, "force a stream to be unpublished", rid))
+    return;
+  if (id == NULL || !g_hash_table_contains (client->session->streams, id)) {
+    send_error (client, OTC_SIGNALLING_ERROR_NOT_FOUND,
+        "No stream of this session has that streamId", rid);
+    return;
+  }
+  stream_id = g_strdup (id);
+  GST_INFO ("connection %s: force-unpublishes %s", client->id, stream_id);
+  remove_stream (client->session, stream_id, "forceUnpublished");
+  send_ack (client, "forceUnpublishSent", "streamId", stream_id, rid);
+  g_free (stream_id);
+}
+
 static void
 handle_subscribe (OtcRouterClient * client, JsonObject * msg,
     const gchar * rid)
@@ -731,6 +809,10 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * bytes,
     handle_candidate (client, msg, rid);
   else if (g_str_equal (mtype, "signal"))
     handle_signal (client, msg, rid);
+  else if (g_str_equal (mtype, "forceDisconnect"))
+    handle_force_disconnect (client, msg, rid);
+  else if (g_str_equal (mtype, "forceUnpublish"))
+    handle_force_unpublish (client, msg, rid);
   else if (g_str_equal (mtype, "disconnect"))
     otc_router_client_close (client, SOUP_WEBSOCKET_CLOSE_NORMAL,
         "clientDisconnected");

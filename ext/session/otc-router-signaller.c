@@ -296,6 +296,8 @@ on_ws_closed (SoupWebsocketConnection * ws, gpointer user_data)
     emit_disconnected (self, "clientDisconnected");
   else if (code == SOUP_WEBSOCKET_CLOSE_GOING_AWAY)
     emit_disconnected (self, "serverShutdown");
+  else if (code == OTC_SIGNALLING_CLOSE_FORCE_DISCONNECTED)
+    emit_disconnected (self, "forceDisconnected");
   else
     emit_disconnected (self, "networkDisconnected");
 }

@@ -42,6 +42,10 @@ typedef enum
   OTC_SIGNALLING_ERROR_FORBIDDEN = 1520,        /* moderator-only action */
 } OtcSignallingError;
 
+/* The WebSocket close code of a connection a moderator ended (private use
+ * range of RFC 6455); the reason text is "forceDisconnected". */
+#define OTC_SIGNALLING_CLOSE_FORCE_DISCONNECTED 4000
+
 /* Parses one message: a JSON object with a string "type", within the size
  * and depth limits. NULL with a message in @why (for an error reply). */
 JsonObject *otc_signalling_parse (const gchar * text, gsize len,

@@ -1050,6 +1050,151 @@ offer_with_mlines (guint n)
   return g_string_free (s, FALSE);
 }
 
+/* A client of @sid with @role; its connection id in @id. */
+static TestClient *
+session_client (const gchar * sid, const gchar * role, gchar ** id)
+{
+  TestClient *c = test_client_open (router);
+  gchar *token = test_client_token (sid, role, 600);
+  JsonObject *o = test_client_connect (c, token);
+
+  fail_unless (o != NULL, "connect failed");
+  *id = g_strdup (json_object_get_string_member (o, "connectionId"));
+  json_object_unref (o);
+  g_free (token);
+  return c;
+}
+
+static void
+send_force (TestClient * c, const gchar * type, const gchar * member,
+    const gchar * id, const gchar * rid)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "type", type);
+  json_object_set_string_member (o, "requestId", rid);
+  if (id)
+    json_object_set_string_member (o, member, id);
+  test_client_send_object (c, o);
+}
+
+/* The next @type event of @c has @member = @value and reason @reason. */
+static void
+expect_event (TestClient * c, const gchar * type, const gchar * member,
+    const gchar * value, const gchar * reason)
+{
+  JsonObject *ev = test_client_wait (c, type, 10000);
+
+  fail_unless (ev != NULL, "no %s", type);
+  fail_unless_equals_string (json_object_get_string_member (ev, member),
+      value);
+  fail_unless_equals_string (json_object_get_string_member (ev, "reason"),
+      reason);
+  json_object_unref (ev);
+}
+
+/* Moderator actions: only a moderator may force a disconnection or an
+ * unpublish (1520 for the others, 404 for ids not in the session); the
+ * stream goes with streamDestroyed "forceUnpublished" to everyone; the
+ * connection is closed with 4000 and the others hear "forceDisconnected". */
+GST_START_TEST (test_moderator_actions)
+{
+  gchar *sid = test_create_session (router, "e2ee=true");
+  gchar *pub_id, *sub_id, *mod_id, *stream_id, *sdp = offer_with_mlines (1);
+  TestClient *pub = session_client (sid, "publisher", &pub_id);
+  TestClient *sub = session_client (sid, "subscriber", &sub_id);
+  TestClient *mod = session_client (sid, "moderator", &mod_id);
+  JsonObject *ev;
+
+  send_publish (pub, sdp, "p");
+  ev = wait_answer (pub, "p", 10000);
+  fail_unless (ev != NULL);
+  fail_unless_equals_string (json_object_get_string_member (ev, "type"),
+      "publishAnswer");
+  stream_id = g_strdup (json_object_get_string_member (ev, "streamId"));
+  json_object_unref (ev);
+  ev = test_client_wait (mod, "streamCreated", 10000);
+  fail_unless (ev != NULL);
+  json_object_unref (ev);
+
+  /* not moderators */
+  send_force (sub, "forceDisconnect", "connectionId", pub_id, "s1");
+  expect_error (sub, "s1", 1520);
+  send_force (pub, "forceUnpublish", "streamId", stream_id, "p1");
+  expect_error (pub, "p1", 1520);
+  send_force (pub, "forceDisconnect", "connectionId", sub_id, "p2");
+  expect_error (pub, "p2", 1520);
+  /* ids that are not in the session */
+  send_force (mod, "forceDisconnect", "connectionId", "c_nobody", "m1");
+  expect_error (mod, "m1", 404);
+  send_force (mod, "forceDisconnect", "connectionId", NULL, "m2");
+  expect_error (mod, "m2", 404);
+  send_force (mod, "forceUnpublish", "streamId", "s_none", "m3");
+  expect_error (mod, "m3", 404);
+
+  /* unpublish: everyone hears it, the publisher stays connected */
+  send_force (mod, "forceUnpublish", "streamId", stream_id, "m4");
+  expect_event (mod, "streamDestroyed", "streamId", stream_id,
+      "forceUnpublished");
+  ev = wait_answer (mod, "m4", 10000);
+  fail_unless (ev != NULL);
+  fail_unless_equals_string (json_object_get_string_member (ev, "type"),
+      "forceUnpublishSent");
+  json_object_unref (ev);
+  expect_event (pub, "streamDestroyed", "streamId", stream_id,
+      "forceUnpublished");
+  expect_event (sub, "streamDestroyed", "streamId", stream_id,
+      "forceUnpublished");
+  fail_if (pub->closed);
+  fail_unless (ping_us (pub) < 5 * G_USEC_PER_SEC);
+
+  /* disconnect: closed with 4000, the others told */
+  send_force (mod, "forceDisconnect", "connectionId", pub_id, "m5");
+  ev = wait_answer (mod, "m5", 10000);
+  fail_unless (ev != NULL);
+  fail_unless_equals_string (json_object_get_string_member (ev, "type"),
+      "forceDisconnectSent");
+  fail_unless_equals_string (json_object_get_string_member (ev,
+          "connectionId"), pub_id);
+  json_object_unref (ev);
+  fail_unless (test_client_wait_closed (pub, 10000));
+  fail_unless_equals_int (pub->close_code, 4000);
+  expect_event (sub, "connectionDestroyed", "connectionId", pub_id,
+      "forceDisconnected");
+  /* gone from the session: a new connection does not see it */
+  {
+    gchar *late_id;
+    TestClient *late = test_client_open (router);
+    gchar *token = test_client_token (sid, "subscriber", 600);
+    JsonObject *o = test_client_connect (late, token);
+    JsonArray *conns = json_object_get_array_member (o, "connections");
+    guint i;
+
+    for (i = 0; i < json_array_get_length (conns); i++)
+      fail_if (g_strcmp0 (json_object_get_string_member
+              (json_array_get_object_element (conns, i), "connectionId"),
+              pub_id) == 0);
+    fail_unless_equals_int (json_array_get_length (conns), 2);
+    late_id = g_strdup (json_object_get_string_member (o, "connectionId"));
+    json_object_unref (o);
+    g_free (token);
+    test_client_free (late);
+    g_free (late_id);
+  }
+
+  test_client_free (pub);
+  test_client_free (sub);
+  test_client_free (mod);
+  g_free (stream_id);
+  g_free (sdp);
+  g_free (pub_id);
+  g_free (sub_id);
+  g_free (mod_id);
+  g_free (sid);
+}
+
+GST_END_TEST;
+
 /* SDP garbage in publish: each answered with an error, and the connection
  * and the router carry on. */
 GST_START_TEST (test_sdp_garbage)
@@ -1586,6 +1731,7 @@ signalling_suite (void)
   tcase_add_test (tc, test_token_variants);
   tcase_add_test (tc, test_sdp_garbage);
   tcase_add_test (tc, test_sdp_many_mlines);
+  tcase_add_test (tc, test_moderator_actions);
   tcase_add_test (tc, test_fragmented_message_limit);
   tcase_add_test (tc, test_fragments_at_the_limit);
   tcase_add_test (tc, test_no_compression);

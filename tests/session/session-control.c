@@ -253,6 +253,73 @@ GST_START_TEST (test_router_goes_away)
 
 GST_END_TEST;
 
+/* A moderator (a plain signalling client here) ends a stream, then a
+ * connection: the subscriber's pad goes with the stream (reason
+ * forceUnpublished); the publisher posts otc-session-disconnected with
+ * reason forceDisconnected and an error, and stops cleanly; the subscriber
+ * hears that the connection was destroyed, with that reason. */
+GST_START_TEST (test_moderator_force_disconnect)
+{
+  TestSession *t = test_session_new (TRUE);
+  Participant *alice = JOIN (t, participant_new_publisher, "alice", "otcsink",
+      SECRET);
+  Participant *bob = JOIN (t, participant_new_subscriber, "bob", SECRET,
+      TRUE);
+  TestClient *mod = test_client_open (t->router);
+  gchar *token = test_client_token (t->session_id, "moderator", 600);
+  JsonObject *o = test_client_connect (mod, token), *ev;
+  gchar *alice_id, *stream_id, *m;
+  GstStructure *s;
+
+  fail_unless (o != NULL);
+  json_object_unref (o);
+  fail_unless (participant_start (alice) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (participant_start (bob) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (participants_wait (has_src_pad, bob, 20000));
+  alice_id = connection_id_of (alice);
+  s = participant_last (alice, "otc-stream-published");
+  fail_unless (s != NULL);
+  stream_id = g_strdup (gst_structure_get_string (s, "stream-id"));
+  gst_structure_free (s);
+
+  m = g_strdup_printf ("{\"type\":\"forceUnpublish\",\"requestId\":\"u\","
+      "\"streamId\":\"%s\"}", stream_id);
+  test_client_send (mod, m);
+  g_free (m);
+  ev = test_client_wait (mod, "forceUnpublishSent", 10000);
+  fail_unless (ev != NULL);
+  json_object_unref (ev);
+  wait_message (bob, "otc-stream-destroyed", "reason", "forceUnpublished",
+      10000);
+  fail_unless (participants_wait (no_src_pads, bob, 10000));
+
+  m = g_strdup_printf ("{\"type\":\"forceDisconnect\",\"requestId\":\"d\","
+      "\"connectionId\":\"%s\"}", alice_id);
+  test_client_send (mod, m);
+  g_free (m);
+  wait_message (alice, "otc-session-disconnected", "reason",
+      "forceDisconnected", 10000);
+  wait_message (alice, "error", NULL, NULL, 10000);
+  wait_message (bob, "otc-connection-destroyed", "reason",
+      "forceDisconnected", 10000);
+  s = participant_last (bob, "otc-connection-destroyed");
+  fail_unless_equals_string (gst_structure_get_string (s, "connection-id"),
+      alice_id);
+  gst_structure_free (s);
+  fail_unless_equals_int (participant_count (bob, "otc-session-disconnected",
+          NULL, NULL), 0);
+
+  participant_free (alice);     /* asserts the stop succeeds */
+  participant_free (bob);
+  test_client_free (mod);
+  g_free (token);
+  g_free (alice_id);
+  g_free (stream_id);
+  test_session_free (t);
+}
+
+GST_END_TEST;
+
 static gint
 join_error (const gchar * url, const gchar * token)
 {
@@ -460,6 +527,7 @@ session_control_suite (void)
   tcase_add_test (tc, test_shared_connection);
   tcase_add_test (tc, test_eos_to_subscriber);
   tcase_add_test (tc, test_router_goes_away);
+  tcase_add_test (tc, test_moderator_force_disconnect);
   tcase_add_test (tc, test_join_failures);
   tcase_add_test (tc, test_unsupported_e2ee_format);
   return s;
