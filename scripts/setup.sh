@@ -13,6 +13,9 @@ packages=(
   libgstreamer-plugins-bad1.0-dev libnice-dev libsoup-3.0-dev libjwt-dev
   iproute2 util-linux
   clang valgrind python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes (only
+                       # recommended by clang, and recommends are skipped)
+  llvm                 # llvm-cov, llvm-profdata: scripts/fuzz-coverage.sh
   libc6-dbg   # names the dynamic loader's frames for valgrind's suppressions
   chromium
 )

@@ -560,12 +560,16 @@ handle_force_disconnect (OtcRouterClient * client, JsonObject * msg,
         "No connection of this session has that connectionId", rid);
     return;
   }
+  if (target == client) {
+    send_error (client, OTC_SIGNALLING_ERROR_BAD_MESSAGE,
+        "A connection leaves with \"disconnect\", not forceDisconnect", rid);
+    return;
+  }
   target_id = g_strdup (id);
   GST_INFO ("connection %s: force-disconnects %s", client->id, target_id);
   otc_router_client_close (target, OTC_SIGNALLING_CLOSE_FORCE_DISCONNECTED,
       "forceDisconnected");
-  if (target != client)
-    send_ack (client, "forceDisconnectSent", "connectionId", target_id, rid);
+  send_ack (client, "forceDisconnectSent", "connectionId", target_id, rid);
   g_free (target_id);
 }
 
@@ -576,11 +580,15 @@ handle_force_unpublish (OtcRouterClient * client, JsonObject * msg,
     const gchar * rid)
 {
   const gchar *id = otc_signalling_get_string (msg, "streamId");
+  OtcRouterStream *stream;
   gchar *stream_id;
 
   if (!moderator_only (client, "force a stream to be unpublished", rid))
     return;
-  if (id == NULL || !g_hash_table_contains (client->session->streams, id)) {
+  /* announced streams only: one still being negotiated is known to its
+   * publisher alone */
+  stream = id ? g_hash_table_lookup (client->session->streams, id) : NULL;
+  if (stream == NULL || !stream->announced) {
     send_error (client, OTC_SIGNALLING_ERROR_NOT_FOUND,
         "No stream of this session has that streamId", rid);
     return;

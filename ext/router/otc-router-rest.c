@@ -346,9 +346,15 @@ on_request_headers (SoupServer * soup, SoupServerMessage * msg,
 void
 otc_router_rest_register (OtcRouterServer * server)
 {
-  /* per path: libsoup picks the early handler of the path's own entry */
+  /* per path: libsoup picks the early handler of the path's own entry, so
+   * every path with a handler gets this one (the web client's "/" and the
+   * signalling endpoint included: bodies are bounded everywhere) */
   soup_server_add_early_handler (server->soup, NULL, on_request_headers,
       server, NULL);
+  soup_server_add_early_handler (server->soup, "/", on_request_headers,
+      server, NULL);
+  soup_server_add_early_handler (server->soup, OTC_SIGNALLING_PATH,
+      on_request_headers, server, NULL);
   soup_server_add_early_handler (server->soup, "/session/create",
       on_request_headers, server, NULL);
   soup_server_add_early_handler (server->soup, "/v2/project",

@@ -38,27 +38,67 @@ otc_router_reply_error (SoupServerMessage * msg, guint status,
  * only), and without extensions: permessage-deflate would inflate a
  * compressed frame with no limit at all (a 1 MiB frame of zeros is about
  * 1 GiB), and signalling messages gain nothing from it. */
-static gboolean
-close_too_big (gpointer user_data)
+typedef struct
 {
-  SoupWebsocketConnection *ws = user_data;
+  SoupWebsocketConnection *ws;
+  gushort code;
+  const gchar *reason;          /* static */
+} RefusedClose;
 
-  if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
-        "message too big");
+static gboolean
+close_refused (gpointer user_data)
+{
+  RefusedClose *c = user_data;
+
+  if (soup_websocket_connection_get_state (c->ws) ==
+      SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (c->ws, c->code, c->reason);
   return G_SOURCE_REMOVE;
+}
+
+static void
+refused_close_free (RefusedClose * c)
+{
+  g_object_unref (c->ws);
+  g_free (c);
 }
 
 /* From within libsoup's read: the close goes out from the main loop. */
 static void
-on_message_too_big (gpointer user_data)
+on_frame_refused (gpointer user_data, gushort code, const gchar * reason)
 {
-  SoupWebsocketConnection *ws = user_data;
+  RefusedClose *c = g_new0 (RefusedClose, 1);
 
-  GST_WARNING ("a client sent a message larger than %u bytes: closing (1009)",
-      (guint) OTC_ROUTER_MAX_WS_MESSAGE);
-  g_idle_add_full (G_PRIORITY_DEFAULT, close_too_big, g_object_ref (ws),
-      g_object_unref);
+  GST_WARNING ("a client's frame was refused (%s): closing (%u)", reason,
+      code);
+  c->ws = g_object_ref (user_data);
+  c->code = code;
+  c->reason = reason;
+  g_idle_add_full (G_PRIORITY_DEFAULT, close_refused, c,
+      (GDestroyNotify) refused_close_free);
+}
+
+/* Whatever ends the open state (an error libsoup found, a close from
+ * either side): the input is dropped from then on, as libsoup would keep
+ * it all while it waits for the close handshake. */
+static void
+on_ws_leaving (SoupWebsocketConnection * ws, gpointer limited)
+{
+  otc_ws_limit_stream_stop_input (OTC_WS_LIMIT_STREAM (limited));
+}
+
+static void
+on_ws_state (SoupWebsocketConnection * ws, GParamSpec * pspec,
+    gpointer limited)
+{
+  if (soup_websocket_connection_get_state (ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    otc_ws_limit_stream_stop_input (OTC_WS_LIMIT_STREAM (limited));
+}
+
+static void
+on_ws_error (SoupWebsocketConnection * ws, GError * error, gpointer limited)
+{
+  otc_ws_limit_stream_stop_input (OTC_WS_LIMIT_STREAM (limited));
 }
 
 static void
@@ -68,18 +108,30 @@ complete_websocket_upgrade (SoupServerMessage * msg, gpointer user_data)
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   GIOStream *stream, *limited;
   SoupWebsocketConnection *ws;
+  GUri *uri;
+  gchar *origin;
 
   g_signal_handlers_disconnect_by_func (msg, complete_websocket_upgrade,
       user_data);
+  /* what the connection needs from the message, before the message may go
+   * with the connection taken over */
+  g_object_ref (msg);
+  uri = g_uri_ref (soup_server_message_get_uri (msg));
+  origin = g_strdup (soup_message_headers_get_one (req, "Origin"));
   stream = soup_server_message_steal_connection (msg);
   limited = otc_ws_limit_stream_new (stream, OTC_ROUTER_MAX_WS_MESSAGE);
   g_object_unref (stream);
-  ws = soup_websocket_connection_new (limited, soup_server_message_get_uri
-      (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
-      soup_message_headers_get_one (req, "Origin"), NULL, NULL);
-  /* the connection owns the stream, so outlives its reads */
+  ws = soup_websocket_connection_new (limited, uri,
+      SOUP_WEBSOCKET_CONNECTION_SERVER, origin, NULL, NULL);
+  g_uri_unref (uri);
+  g_free (origin);
+  g_object_unref (msg);
+  /* the connection owns the stream, so outlives its reads and signals */
   otc_ws_limit_stream_set_refused_func (OTC_WS_LIMIT_STREAM (limited),
-      on_message_too_big, ws);
+      on_frame_refused, ws);
+  g_signal_connect (ws, "closing", G_CALLBACK (on_ws_leaving), limited);
+  g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), limited);
+  g_signal_connect (ws, "notify::state", G_CALLBACK (on_ws_state), limited);
   g_object_unref (limited);
   g_hash_table_add (server->clients, otc_router_client_new (server, ws));
   g_object_unref (ws);

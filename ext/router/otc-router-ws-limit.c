@@ -21,6 +21,19 @@
  * ahead of it are not lost (and, when a read ended inside that header, its
  * first bytes: an incomplete header, which libsoup can do nothing with).
  *
+ * The same goes, with other close codes, for what libsoup 3.2 handles
+ * badly (found by review): frames a client may not send (unmasked,
+ * reserved bits or opcodes, long or fragmented control frames: 1002;
+ * libsoup would queue its close, keep failing on that frame and append
+ * everything that follows to its buffer, without bound) and a flood of
+ * control frames (more than OTC_WS_LIMIT_CONTROL_BURST at once, refilled
+ * at OTC_WS_LIMIT_CONTROL_PER_SECOND a second, or 64 KiB of them while the
+ * socket takes no more: 1008; libsoup answers every ping with a pong that
+ * it queues without limit, and stays in its read loop while they come).
+ * And once the connection leaves the open state for any reason, the owner
+ * calls otc_ws_limit_stream_stop_input(): what arrives then is dropped the
+ * same way.
+ *
  * Writing goes straight to the socket's stream. Only the incoming side is
  * wrapped; libsoup needs it pollable, so it is. */
 #include "otc-router-ws-limit.h"
@@ -50,6 +63,11 @@ struct _OtcWsLimitInput
   guint64 dropped;              /* bytes dropped since refused */
   OtcWsLimitRefusedFunc refused_func;
   gpointer refused_data;
+
+  GPollableOutputStream *output;        /* the socket's, not a ref */
+  gdouble control_tokens;       /* control frames allowed now */
+  gint64 control_refill;        /* monotonic time of the last refill */
+  guint64 control_stuck;        /* control bytes while output is full */
 };
 
 static void otc_ws_limit_input_pollable_init (GPollableInputStreamInterface *
@@ -63,7 +81,7 @@ static void
 set_would_block (GError ** error)
 {
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-      "input dropped after an oversized message");
+      "input dropped after a refused frame");
 }
 
 /* Bytes of a header whose first @n bytes are in self->header: 2 until the
@@ -81,34 +99,79 @@ header_size (const OtcWsLimitInput * self)
   return size;
 }
 
-/* A whole header is in self->header: start its payload, count it.
- * FALSE: the message it belongs to passes the limit. */
-static gboolean
-header_done (OtcWsLimitInput * self)
+/* The payload length of the whole header in self->header. */
+static guint64
+header_payload (const OtcWsLimitInput * self)
 {
-  guint opcode = self->header[0] & 0x0f, len7 = self->header[1] & 0x7f, i;
-  gboolean fin = (self->header[0] & 0x80) != 0;
-  guint64 len = len7;
+  guint len7 = self->header[1] & 0x7f, i, n = len7 == 126 ? 2 : 8;
+  guint64 len = 0;
 
-  if (len7 == 126) {
-    len = ((guint64) self->header[2] << 8) | self->header[3];
-  } else if (len7 == 127) {
-    len = 0;
-    for (i = 0; i < 8; i++)
-      len = (len << 8) | self->header[2 + i];
-  }
+  if (len7 < 126)
+    return len7;
+  for (i = 0; i < n; i++)
+    len = (len << 8) | self->header[2 + i];
+  return len;
+}
+
+/* Control frames: a token bucket, and what they bring while the socket
+ * takes nothing (each ping makes libsoup queue a pong). */
+static gboolean
+control_allowed (OtcWsLimitInput * self, guint64 len)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->control_tokens = MIN ((gdouble) OTC_WS_LIMIT_CONTROL_BURST,
+      self->control_tokens + (now - self->control_refill) *
+      (gdouble) OTC_WS_LIMIT_CONTROL_PER_SECOND / G_USEC_PER_SEC);
+  self->control_refill = now;
+  if (self->control_tokens < 1)
+    return FALSE;
+  self->control_tokens -= 1;
+  if (self->output == NULL
+      || g_pollable_output_stream_is_writable (self->output))
+    self->control_stuck = 0;
+  else
+    self->control_stuck += 2 + len;
+  return self->control_stuck <= 64 * 1024;
+}
+
+/* A whole header is in self->header: start its payload, count it.
+ * Returns 0, or the close code of a frame that may not pass (then
+ * @reason says why). */
+static gushort
+header_done (OtcWsLimitInput * self, const gchar ** reason)
+{
+  guint opcode = self->header[0] & 0x0f;
+  gboolean fin = (self->header[0] & 0x80) != 0;
+  guint64 len = header_payload (self);
+
   self->payload_left = len;
   self->header_len = 0;
-  if (opcode & 0x08)            /* control frames: within a message, apart */
-    return TRUE;
+  /* RFC 6455 5.1-5.5: a client masks every frame; no extension is
+   * negotiated, so no reserved bit; opcodes 0-2 and 8-10 only; control
+   * frames are whole and at most 125 bytes */
+  if (!(self->header[1] & 0x80) || (self->header[0] & 0x70)
+      || (opcode > 2 && opcode < 8) || opcode > 10
+      || ((opcode & 0x08) && (!fin || len > 125))) {
+    *reason = "protocol error";
+    return SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR;
+  }
+  if (opcode & 0x08) {          /* control frames: within a message, apart */
+    if (control_allowed (self, len))
+      return 0;
+    *reason = "too many control frames";
+    return SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
+  }
   if (opcode != 0)              /* text or binary: a new message */
     self->message_total = 0;
-  if (len > self->max_message - MIN (self->max_message, self->message_total))
-    return FALSE;
+  if (len > self->max_message - MIN (self->max_message, self->message_total)) {
+    *reason = "message too big";
+    return SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+  }
   self->message_total += len;
   if (fin)
     self->message_total = 0;
-  return TRUE;
+  return 0;
 }
 
 /* Follows the frames in @data. Returns how many of its bytes may go to
@@ -135,13 +198,18 @@ account (OtcWsLimitInput * self, const guint8 * data, gsize n)
     if (self->refused) {
       /* only a close frame matters now: it ends the input */
       self->peer_closed = (self->header[0] & 0x0f) == 0x08;
-      header_done (self);
+      self->payload_left = header_payload (self);
+      self->header_len = 0;
+    } else {
+      const gchar *reason = NULL;
+      gushort code = header_done (self, &reason);
 
-    } else if (!header_done (self)) {
-      self->refused = TRUE;
-      deliver = header_start;
-      if (self->refused_func)
-        self->refused_func (self->refused_data);
+      if (code != 0) {
+        self->refused = TRUE;
+        deliver = header_start;
+        if (self->refused_func)
+          self->refused_func (self->refused_data, code, reason);
+      }
     }
   }
   if (!self->refused)
@@ -415,8 +483,19 @@ otc_ws_limit_stream_new (GIOStream * base, guint64 max_message)
   input = g_object_new (OTC_TYPE_WS_LIMIT_INPUT, NULL);
   input->base = g_object_ref (g_io_stream_get_input_stream (base));
   input->max_message = max_message;
+  input->control_tokens = OTC_WS_LIMIT_CONTROL_BURST;
+  input->control_refill = g_get_monotonic_time ();
+  if (G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (base)))
+    input->output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream
+        (base));
   self->input = G_INPUT_STREAM (input);
   return G_IO_STREAM (self);
+}
+
+void
+otc_ws_limit_stream_stop_input (OtcWsLimitStream * stream)
+{
+  OTC_WS_LIMIT_INPUT (stream->input)->refused = TRUE;
 }
 
 void

@@ -13,11 +13,22 @@ G_DECLARE_FINAL_TYPE (OtcWsLimitStream, otc_ws_limit_stream, OTC,
 
 GIOStream *otc_ws_limit_stream_new (GIOStream * base, guint64 max_message);
 
-/* Called once, from within a read, when a message passes the limit; the
- * owner closes the connection (1009). */
-typedef void (*OtcWsLimitRefusedFunc) (gpointer user_data);
+/* Control frames a client may send at once, and a second after that. */
+#define OTC_WS_LIMIT_CONTROL_BURST 20
+#define OTC_WS_LIMIT_CONTROL_PER_SECOND 5
+
+/* Called once, from within a read, when a frame may not pass: a message
+ * over the limit (1009), a frame a client may not send (1002), too many
+ * control frames (1008). The owner closes the connection with @code. */
+typedef void (*OtcWsLimitRefusedFunc) (gpointer user_data, gushort code,
+    const gchar * reason);
 
 void otc_ws_limit_stream_set_refused_func (OtcWsLimitStream * stream,
     OtcWsLimitRefusedFunc func, gpointer user_data);
+
+/* From now on the input is dropped, up to the client's close frame (then
+ * the end of the stream) or the limit's worth of bytes (the same): for a
+ * connection that is closing. */
+void otc_ws_limit_stream_stop_input (OtcWsLimitStream * stream);
 
 G_END_DECLS

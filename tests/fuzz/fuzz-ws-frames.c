@@ -6,9 +6,10 @@
  * client sends. It is read through the limit (1,024 bytes per message)
  * with non-blocking reads of those sizes, and checked against a model
  * that parses the whole input at once: what passes is a prefix of the
- * input; without a message over the limit it is all of it; with one, it
- * ends at that frame's header (or inside it, where a read ended) and the
- * owner is told exactly once; the stream always ends. */
+ * input; without a frame to refuse (a message over the limit, a frame a
+ * client may not send, a control frame past the burst) it is all of it;
+ * with one, it ends at that frame's header (or inside it, where a read
+ * ended) and the owner is told exactly once; the stream always ends. */
 #include <string.h>
 
 #include "fuzz-common.h"
@@ -30,6 +31,7 @@ model_cut (const guint8 * p, gsize len)
 {
   gsize off = 0;
   guint64 total = 0;
+  guint controls = 0;
 
   while (off + 2 <= len) {
     guint8 b0 = p[off], b1 = p[off + 1];
@@ -45,6 +47,12 @@ model_cut (const guint8 * p, gsize len)
       for (i = 0; i < ext; i++)
         plen = (plen << 8) | p[off + 2 + i];
     }
+    /* frames a client may not send; control frames past the burst (the
+     * bucket refills 5 a second: nothing within one input) */
+    if (!(b1 & 0x80) || (b0 & 0x70) || (opcode > 2 && opcode < 8)
+        || opcode > 10 || ((opcode & 0x08) && (!(b0 & 0x80) || plen > 125))
+        || ((opcode & 0x08) && ++controls > OTC_WS_LIMIT_CONTROL_BURST))
+      return off;
     if (!(opcode & 0x08)) {
       if (opcode != 0)
         total = 0;
@@ -60,9 +68,10 @@ model_cut (const guint8 * p, gsize len)
 }
 
 static void
-on_refused (gpointer user_data)
+on_refused (gpointer user_data, gushort code, const gchar * reason)
 {
   (*(guint *) user_data)++;
+  FUZZ_CHECK (code == 1002 || code == 1008 || code == 1009);
 }
 
 int

@@ -1131,6 +1131,8 @@ GST_START_TEST (test_moderator_actions)
   expect_error (mod, "m2", 404);
   send_force (mod, "forceUnpublish", "streamId", "s_none", "m3");
   expect_error (mod, "m3", 404);
+  send_force (mod, "forceDisconnect", "connectionId", mod_id, "m6");
+  expect_error (mod, "m6", 400);
 
   /* unpublish: everyone hears it, the publisher stays connected */
   send_force (mod, "forceUnpublish", "streamId", stream_id, "m4");
@@ -1601,6 +1603,83 @@ GST_START_TEST (test_no_compression)
 
 GST_END_TEST;
 
+/* Streams @n copies of @frame to @fd, which never reads, until the router
+ * closes the connection (TRUE) or all are sent (FALSE); the router's
+ * largest RSS meanwhile in @rss_max. */
+static gboolean
+flood_until_closed (TestRouter * r, gint fd, const guint8 * frame, gsize len,
+    guint n, guint64 * rss_max)
+{
+  GByteArray *batch = g_byte_array_new ();
+  guint i, sent = 0;
+  gboolean closed = FALSE;
+
+  for (i = 0; i < 256; i++)
+    g_byte_array_append (batch, frame, len);
+  while (sent < n && !closed) {
+    closed = !raw_write (fd, batch->data, batch->len);
+    sent += 256;
+    if (sent % 8192 == 0)
+      *rss_max = MAX (*rss_max, router_rss_kib (r));
+  }
+  *rss_max = MAX (*rss_max, router_rss_kib (r));
+  g_byte_array_unref (batch);
+  return closed;
+}
+
+/* Frames libsoup 3.2 handles badly (found by review). A frame a client may
+ * not send (unmasked) is refused with 1002. A client that does not read
+ * and floods pings (libsoup queued a pong for each, without limit, and its
+ * read loop kept the main loop busy: 38 s of CPU in 41 s, nobody else
+ * answered) is closed once past the control-frame burst, and so is one
+ * that sends an unmasked frame and then endless small messages (libsoup
+ * kept failing on the bad frame and buffered all that followed: +200 MiB).
+ * Throughout, a bystander's pings are answered within 1 s and the router
+ * grows by less than 16 MiB. */
+GST_START_TEST (test_bad_frames_and_floods)
+{
+  TestRouter *r = test_router_start (NULL);
+  TestClient *bystander = test_client_open (r);
+  const guint8 unmasked[] = { 0x81, 0x02, 'h', 'i' };
+  guint8 ping[2 + 4 + 125] = { 0x89, 0x80 | 125, 1, 2, 3, 4 };
+  guint8 small[2 + 4 + 16] = { 0x81, 0x80 | 16, 9, 8, 7, 6 };
+  guint64 rss0, rss_max = 0;
+  gint fd;
+
+  fail_unless (ping_us (bystander) < G_USEC_PER_SEC);
+  rss0 = router_rss_kib (r);
+
+  /* an unmasked frame: 1002 */
+  fd = raw_ws_open (r, 0);
+  fail_unless (raw_write (fd, unmasked, sizeof (unmasked)));
+  fail_unless_equals_int (raw_ws_close_code (fd, 10000), 1002);
+  close (fd);
+
+  /* pings without reading: closed, the others served */
+  fd = raw_ws_open (r, 4096);
+  fail_unless (flood_until_closed (r, fd, ping, sizeof (ping), 500000,
+          &rss_max), "the router kept a ping flood's socket open");
+  close (fd);
+  fail_unless (ping_us (bystander) < G_USEC_PER_SEC);
+
+  /* an unmasked frame, then small valid messages, without reading */
+  fd = raw_ws_open (r, 4096);
+  fail_unless (raw_write (fd, unmasked, sizeof (unmasked)));
+  fail_unless (flood_until_closed (r, fd, small, sizeof (small), 2000000,
+          &rss_max), "the router kept the socket open");
+  close (fd);
+  fail_unless (ping_us (bystander) < G_USEC_PER_SEC);
+
+  GST_INFO ("router RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB",
+      rss0, rss_max);
+  fail_unless (rss_max < rss0 + 16 * 1024, "RSS %" G_GUINT64_FORMAT " -> %"
+      G_GUINT64_FORMAT " KiB", rss0, rss_max);
+  test_client_free (bystander);
+  test_router_stop (r);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   TestClient *c;
@@ -1735,6 +1814,7 @@ signalling_suite (void)
   tcase_add_test (tc, test_fragmented_message_limit);
   tcase_add_test (tc, test_fragments_at_the_limit);
   tcase_add_test (tc, test_no_compression);
+  tcase_add_test (tc, test_bad_frames_and_floods);
   tcase_add_test (tc, test_client_that_stops_reading);
   return s;
 }

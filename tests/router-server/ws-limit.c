@@ -43,9 +43,9 @@ add_frame (GByteArray * out, gboolean fin, guint opcode, gsize len,
 }
 
 /* A message of @total payload bytes in random fragments, with pings
- * between them. */
+ * between them (*@pings_left at most: control frames are limited too). */
 static void
-add_message (GByteArray * out, gsize total, GRand * rand)
+add_message (GByteArray * out, gsize total, GRand * rand, guint * pings_left)
 {
   gsize left = total;
   gboolean first = TRUE;
@@ -56,15 +56,11 @@ add_message (GByteArray * out, gsize total, GRand * rand)
     left -= part;
     add_frame (out, left == 0, first ? 1 : 0, part, rand);
     first = FALSE;
-    if (left && g_rand_boolean (rand))
+    if (left && *pings_left > 0 && g_rand_boolean (rand)) {
       add_frame (out, TRUE, 9, g_rand_int_range (rand, 0, 126), rand);
+      (*pings_left)--;
+    }
   } while (left > 0);
-}
-
-static void
-on_refused (gpointer user_data)
-{
-  (*(guint *) user_data)++;
 }
 
 typedef struct
@@ -72,7 +68,18 @@ typedef struct
   GByteArray *got;
   gboolean eof;
   guint refused;
+  gushort code;
 } ReadResult;
+
+static void
+on_refused (gpointer user_data, gushort code, const gchar * reason)
+{
+  ReadResult *r = user_data;
+
+  r->refused++;
+  r->code = code;
+  fail_unless (reason != NULL && *reason != '\0');
+}
 
 /* Reads @wire through the limit until the end of the stream, in random
  * pieces, blocking or not. */
@@ -85,12 +92,12 @@ read_through (GByteArray * wire, gboolean nonblocking, GRand * rand)
   GIOStream *base = g_simple_io_stream_new (mem, sink);
   GIOStream *limited = otc_ws_limit_stream_new (base, LIMIT);
   GInputStream *in = g_io_stream_get_input_stream (limited);
-  ReadResult r = { g_byte_array_new (), FALSE, 0 };
+  ReadResult r = { g_byte_array_new (), FALSE, 0, 0 };
   guint8 buf[8192];
   guint would_block = 0;
 
   otc_ws_limit_stream_set_refused_func (OTC_WS_LIMIT_STREAM (limited),
-      on_refused, &r.refused);
+      on_refused, &r);
   fail_unless (G_IS_POLLABLE_INPUT_STREAM (in)
       && g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (in)));
   for (;;) {
@@ -150,12 +157,12 @@ GST_START_TEST (test_under_the_limit_passes)
   GST_INFO ("seed %u", seed);
   for (round = 0; round < 40; round++) {
     GByteArray *wire = g_byte_array_new ();
-    guint i;
+    guint i, pings = OTC_WS_LIMIT_CONTROL_BURST;
     ReadResult r;
 
     for (i = 0; i < 12; i++)
       add_message (wire, i == 0 ? LIMIT : g_rand_int_range (rand, 0, LIMIT),
-          rand);
+          rand, &pings);
     r = read_through (wire, round % 2, rand);
     fail_unless_equals_int (r.got->len, wire->len);
     fail_unless (memcmp (r.got->data, wire->data, wire->len) == 0,
@@ -182,11 +189,11 @@ GST_START_TEST (test_over_the_limit_cut_at_the_header)
   GST_INFO ("seed %u", seed);
   for (round = 0; round < 40; round++) {
     GByteArray *wire = g_byte_array_new ();
-    guint i, cut;
+    guint i, cut, pings = OTC_WS_LIMIT_CONTROL_BURST - 2;
     ReadResult r;
 
     for (i = 0; i < 3; i++)
-      add_message (wire, g_rand_int_range (rand, 0, LIMIT + 1), rand);
+      add_message (wire, g_rand_int_range (rand, 0, LIMIT + 1), rand, &pings);
     /* LIMIT bytes in fragments, then a one-byte fragment: the cut is at
      * its header */
     add_frame (wire, FALSE, 2, LIMIT / 2, rand);
@@ -201,6 +208,7 @@ GST_START_TEST (test_over_the_limit_cut_at_the_header)
     r = read_through (wire, round % 2, rand);
     assert_cut (&r, wire, cut);
     fail_unless_equals_int (r.refused, 1);
+    fail_unless_equals_int (r.code, 1009);
     fail_unless (r.eof);
     g_byte_array_unref (r.got);
     g_byte_array_unref (wire);
@@ -247,6 +255,119 @@ GST_START_TEST (test_single_frames_and_no_close)
 
 GST_END_TEST;
 
+/* Frames a client may not send (1002) and a flood of control frames
+ * (1008): cut at their header like an oversized message; then, after
+ * stop_input, everything is dropped up to the close frame. */
+GST_START_TEST (test_refused_frames)
+{
+  GRand *rand = g_rand_new_with_seed (11);
+  const struct
+  {
+    const gchar *what;
+    guint8 b0, b1;
+    gushort code;
+  } bad[] = {
+    {"unmasked", 0x81, 0x02, 1002},
+    {"RSV1", 0xc1, 0x82, 1002},
+    {"RSV3", 0x91, 0x82, 1002},
+    {"opcode 3", 0x83, 0x82, 1002},
+    {"opcode 11", 0x8b, 0x82, 1002},
+    {"fragmented ping", 0x09, 0x82, 1002},
+    {"ping of 126 bytes", 0x89, 0x80 | 126, 1002},
+  };
+  guint k, i;
+
+  for (k = 0; k < G_N_ELEMENTS (bad); k++) {
+    GByteArray *wire = g_byte_array_new ();
+    guint8 rest[10] = { 0, 126, 1, 2, 3, 4, 'h', 'i', 0, 0 };
+    guint cut;
+    ReadResult r;
+
+    add_frame (wire, TRUE, 1, 30, rand);
+    cut = wire->len;
+    g_byte_array_append (wire, &bad[k].b0, 1);
+    g_byte_array_append (wire, &bad[k].b1, 1);
+    /* the rest of that header and 2 bytes: 16-bit length, mask */
+    g_byte_array_append (wire, (bad[k].b1 & 0x7f) == 126 ? rest : rest + 2,
+        (bad[k].b1 & 0x7f) == 126 ? 8 : ((bad[k].b1 & 0x80) ? 6 : 2));
+    add_frame (wire, TRUE, 1, 40, rand);
+    add_frame (wire, TRUE, 8, 2, rand);
+    add_frame (wire, TRUE, 1, 40, rand);
+    r = read_through (wire, k % 2, rand);
+    assert_cut (&r, wire, cut);
+    fail_unless_equals_int (r.refused, 1);
+    fail_unless_equals_int (r.code, bad[k].code);
+    fail_unless (r.eof, "%s", bad[k].what);
+    g_byte_array_unref (r.got);
+    g_byte_array_unref (wire);
+  }
+
+  /* control frames: the burst passes, the next one does not */
+  for (k = 0; k < 2; k++) {
+    GByteArray *wire = g_byte_array_new ();
+    guint cut = 0;
+    ReadResult r;
+
+    for (i = 0; i < OTC_WS_LIMIT_CONTROL_BURST + 5; i++) {
+      add_frame (wire, TRUE, 1, 3, rand);
+      cut = i == OTC_WS_LIMIT_CONTROL_BURST ? wire->len : cut;
+      add_frame (wire, TRUE, k ? 10 : 9, 125, rand);
+    }
+    r = read_through (wire, k, rand);
+    assert_cut (&r, wire, cut);
+    fail_unless_equals_int (r.refused, 1);
+    fail_unless_equals_int (r.code, 1008);
+    g_byte_array_unref (r.got);
+    g_byte_array_unref (wire);
+  }
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
+/* stop_input: from then on nothing passes, the client's close frame ends
+ * the stream; the owner is not called. */
+GST_START_TEST (test_stop_input)
+{
+  GRand *rand = g_rand_new_with_seed (5);
+  GByteArray *wire = g_byte_array_new ();
+  GInputStream *mem;
+  GOutputStream *sink = g_memory_output_stream_new_resizable ();
+  GIOStream *base, *limited;
+  GInputStream *in;
+  guint8 buf[4096];
+  gsize head_len;
+  gssize n;
+  ReadResult r = { NULL, FALSE, 0, 0 };
+
+  add_frame (wire, TRUE, 1, 100, rand);
+  head_len = wire->len;
+  add_frame (wire, TRUE, 1, 100, rand);
+  add_frame (wire, TRUE, 8, 2, rand);
+  add_frame (wire, TRUE, 1, 100, rand);
+  mem = g_memory_input_stream_new_from_data (g_memdup2 (wire->data,
+          wire->len), wire->len, g_free);
+  base = g_simple_io_stream_new (mem, sink);
+  limited = otc_ws_limit_stream_new (base, LIMIT);
+  otc_ws_limit_stream_set_refused_func (OTC_WS_LIMIT_STREAM (limited),
+      on_refused, &r);
+  in = g_io_stream_get_input_stream (limited);
+  n = g_input_stream_read (in, buf, head_len, NULL, NULL);
+  fail_unless_equals_int (n, head_len);
+  otc_ws_limit_stream_stop_input (OTC_WS_LIMIT_STREAM (limited));
+  n = g_input_stream_read (in, buf, sizeof (buf), NULL, NULL);
+  fail_unless_equals_int (n, 0);
+  fail_unless_equals_int (r.refused, 0);
+  g_object_unref (limited);
+  g_object_unref (base);
+  g_object_unref (mem);
+  g_object_unref (sink);
+  g_byte_array_unref (wire);
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
 static Suite *
 ws_limit_suite (void)
 {
@@ -257,6 +378,8 @@ ws_limit_suite (void)
   tcase_add_test (tc, test_under_the_limit_passes);
   tcase_add_test (tc, test_over_the_limit_cut_at_the_header);
   tcase_add_test (tc, test_single_frames_and_no_close);
+  tcase_add_test (tc, test_refused_frames);
+  tcase_add_test (tc, test_stop_input);
   return s;
 }
 
