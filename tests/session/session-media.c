@@ -61,6 +61,16 @@ transforms_in (Participant * p, const gchar * factory)
   return found;
 }
 
+static gboolean
+has_two_decryptors (gpointer data)
+{
+  GList *l = transforms_in (data, "otcdecrypt");
+  guint n = g_list_length (l);
+
+  g_list_free_full (l, gst_object_unref);
+  return n >= 2;
+}
+
 static guint64
 key_id_of (Participant * p)
 {
@@ -288,6 +298,9 @@ GST_START_TEST (test_raw_in_decoded_out)
 
     fail_unless_equals_int (g_list_length (l), 2);     /* video and audio */
     g_list_free_full (l, gst_object_unref);
+    /* the audio pad exists before its media: its chain (and decryptor)
+     * is built when the first audio packet comes */
+    fail_unless (participants_wait (has_two_decryptors, bob, 10000));
     l = transforms_in (bob, "otcdecrypt");
     fail_unless_equals_int (g_list_length (l), 2);
     g_list_free_full (l, gst_object_unref);
