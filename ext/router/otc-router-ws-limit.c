@@ -29,7 +29,10 @@
  * control frames (more than OTC_WS_LIMIT_CONTROL_BURST at once, refilled
  * at OTC_WS_LIMIT_CONTROL_PER_SECOND a second, or 64 KiB of them while the
  * socket takes no more: 1008; libsoup answers every ping with a pong that
- * it queues without limit, and stays in its read loop while they come).
+ * it queues without limit, and stays in its read loop while they come),
+ * and as much for data messages past OTC_WS_LIMIT_MESSAGE_BURST at once,
+ * then OTC_WS_LIMIT_MESSAGES_PER_SECOND a second (1008: the router would
+ * spend its main loop on that one client).
  * And once the connection leaves the open state for any reason, the owner
  * calls otc_ws_limit_stream_stop_input(): what arrives then is dropped the
  * same way.
@@ -45,6 +48,37 @@
 #define OTC_TYPE_WS_LIMIT_INPUT (otc_ws_limit_input_get_type ())
 G_DECLARE_FINAL_TYPE (OtcWsLimitInput, otc_ws_limit_input, OTC,
     WS_LIMIT_INPUT, GInputStream)
+
+/* A token bucket: @burst at once, refilled at @per_second. */
+typedef struct
+{
+  gdouble tokens;
+  gint64 last;                  /* monotonic time of the last refill */
+  guint burst, per_second;
+} Bucket;
+
+static void
+bucket_init (Bucket * b, guint burst, guint per_second)
+{
+  b->tokens = burst;
+  b->last = g_get_monotonic_time ();
+  b->burst = burst;
+  b->per_second = per_second;
+}
+
+static gboolean
+bucket_take (Bucket * b)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  b->tokens = MIN ((gdouble) b->burst, b->tokens + (now - b->last) *
+      (gdouble) b->per_second / G_USEC_PER_SEC);
+  b->last = now;
+  if (b->tokens < 1)
+    return FALSE;
+  b->tokens -= 1;
+  return TRUE;
+}
 
 struct _OtcWsLimitInput
 {
@@ -65,8 +99,8 @@ struct _OtcWsLimitInput
   gpointer refused_data;
 
   GPollableOutputStream *output;        /* the socket's, not a ref */
-  gdouble control_tokens;       /* control frames allowed now */
-  gint64 control_refill;        /* monotonic time of the last refill */
+  Bucket control;               /* control frames */
+  Bucket messages;              /* data messages */
   guint64 control_stuck;        /* control bytes while output is full */
 };
 
@@ -118,15 +152,8 @@ header_payload (const OtcWsLimitInput * self)
 static gboolean
 control_allowed (OtcWsLimitInput * self, guint64 len)
 {
-  gint64 now = g_get_monotonic_time ();
-
-  self->control_tokens = MIN ((gdouble) OTC_WS_LIMIT_CONTROL_BURST,
-      self->control_tokens + (now - self->control_refill) *
-      (gdouble) OTC_WS_LIMIT_CONTROL_PER_SECOND / G_USEC_PER_SEC);
-  self->control_refill = now;
-  if (self->control_tokens < 1)
+  if (!bucket_take (&self->control))
     return FALSE;
-  self->control_tokens -= 1;
   if (self->output == NULL
       || g_pollable_output_stream_is_writable (self->output))
     self->control_stuck = 0;
@@ -169,8 +196,15 @@ header_done (OtcWsLimitInput * self, const gchar ** reason)
     return SOUP_WEBSOCKET_CLOSE_TOO_BIG;
   }
   self->message_total += len;
-  if (fin)
-    self->message_total = 0;
+  if (!fin)
+    return 0;
+  self->message_total = 0;
+  /* a client that sends messages faster than anyone needs would keep
+   * libsoup's read loop, and so the router, busy */
+  if (!bucket_take (&self->messages)) {
+    *reason = "too many messages";
+    return SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
+  }
   return 0;
 }
 
@@ -483,8 +517,10 @@ otc_ws_limit_stream_new (GIOStream * base, guint64 max_message)
   input = g_object_new (OTC_TYPE_WS_LIMIT_INPUT, NULL);
   input->base = g_object_ref (g_io_stream_get_input_stream (base));
   input->max_message = max_message;
-  input->control_tokens = OTC_WS_LIMIT_CONTROL_BURST;
-  input->control_refill = g_get_monotonic_time ();
+  bucket_init (&input->control, OTC_WS_LIMIT_CONTROL_BURST,
+      OTC_WS_LIMIT_CONTROL_PER_SECOND);
+  bucket_init (&input->messages, OTC_WS_LIMIT_MESSAGE_BURST,
+      OTC_WS_LIMIT_MESSAGES_PER_SECOND);
   if (G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (base)))
     input->output = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream
         (base));

@@ -16,10 +16,13 @@ GIOStream *otc_ws_limit_stream_new (GIOStream * base, guint64 max_message);
 /* Control frames a client may send at once, and a second after that. */
 #define OTC_WS_LIMIT_CONTROL_BURST 20
 #define OTC_WS_LIMIT_CONTROL_PER_SECOND 5
+/* Data messages a client may send at once, and a second after that. */
+#define OTC_WS_LIMIT_MESSAGE_BURST 1000
+#define OTC_WS_LIMIT_MESSAGES_PER_SECOND 200
 
 /* Called once, from within a read, when a frame may not pass: a message
  * over the limit (1009), a frame a client may not send (1002), too many
- * control frames (1008). The owner closes the connection with @code. */
+ * control frames or messages (1008). The owner closes the connection with @code. */
 typedef void (*OtcWsLimitRefusedFunc) (gpointer user_data, gushort code,
     const gchar * reason);
 

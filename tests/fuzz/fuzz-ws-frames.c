@@ -31,7 +31,7 @@ model_cut (const guint8 * p, gsize len)
 {
   gsize off = 0;
   guint64 total = 0;
-  guint controls = 0;
+  guint controls = 0, messages = 0;
 
   while (off + 2 <= len) {
     guint8 b0 = p[off], b1 = p[off + 1];
@@ -59,6 +59,8 @@ model_cut (const guint8 * p, gsize len)
       if (plen > LIMIT || total + plen > LIMIT)
         return off;
       total = (b0 & 0x80) ? 0 : total + plen;
+      if ((b0 & 0x80) && ++messages > OTC_WS_LIMIT_MESSAGE_BURST)
+        return off;
     }
     if (plen > len - off - hsize)
       return -1;

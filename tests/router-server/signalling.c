@@ -1628,7 +1628,8 @@ flood_until_closed (TestRouter * r, gint fd, const guint8 * frame, gsize len,
 }
 
 /* Frames libsoup 3.2 handles badly (found by review). A frame a client may
- * not send (unmasked) is refused with 1002. A client that does not read
+ * not send (unmasked) is refused with 1002. A client that sends valid
+ * messages as fast as it can is closed past the message burst. A client that does not read
  * and floods pings (libsoup queued a pong for each, without limit, and its
  * read loop kept the main loop busy: 38 s of CPU in 41 s, nobody else
  * answered) is closed once past the control-frame burst, and so is one
@@ -1661,6 +1662,20 @@ GST_START_TEST (test_bad_frames_and_floods)
           &rss_max), "the router kept a ping flood's socket open");
   close (fd);
   fail_unless (ping_us (bystander) < G_USEC_PER_SEC);
+
+  /* valid messages as fast as it can (a JSON ping is answered each time):
+   * closed past the message burst, the others served meanwhile */
+  {
+    const gchar *json = "{\"type\":\"ping\"}";
+    guint8 msg[2 + 4 + 15] = { 0x81, 0x80 | 15, 0, 0, 0, 0 };
+
+    memcpy (msg + 6, json, 15);
+    fd = raw_ws_open (r, 0);
+    fail_unless (flood_until_closed (r, fd, msg, sizeof (msg), 2000000,
+            &rss_max), "the router kept a message flood's socket open");
+    close (fd);
+    fail_unless (ping_us (bystander) < G_USEC_PER_SEC);
+  }
 
   /* an unmasked frame, then small valid messages, without reading */
   fd = raw_ws_open (r, 4096);

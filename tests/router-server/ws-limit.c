@@ -320,6 +320,24 @@ GST_START_TEST (test_refused_frames)
     g_byte_array_unref (r.got);
     g_byte_array_unref (wire);
   }
+  /* data messages: the burst passes, the next one does not */
+  {
+    GByteArray *wire = g_byte_array_new ();
+    guint cut = 0;
+    ReadResult r;
+
+    for (i = 0; i < OTC_WS_LIMIT_MESSAGE_BURST + 3; i++) {
+      if (i == OTC_WS_LIMIT_MESSAGE_BURST)
+        cut = wire->len;
+      add_frame (wire, TRUE, 1, 2, rand);
+    }
+    r = read_through (wire, TRUE, rand);
+    assert_cut (&r, wire, cut);
+    fail_unless_equals_int (r.refused, 1);
+    fail_unless_equals_int (r.code, 1008);
+    g_byte_array_unref (r.got);
+    g_byte_array_unref (wire);
+  }
   g_rand_free (rand);
 }
 
