@@ -1,4 +1,5 @@
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/kdf.h>
 
 #include "otc/e2ee.h"
@@ -30,4 +31,19 @@ otc_has_end_to_end_encryption_support (void)
     EVP_KDF_free (k);
   }
   return ok;
+}
+
+/* OpenSSL's cleanup at exit must not run: it frees the library's state
+ * while threads the application has not joined (GStreamer's task pool
+ * threads wind down at exit too) still run OpenSSL's per-thread cleanup,
+ * which then crashes (seen in the test suite: a SIGSEGV in libcrypto from
+ * a "queue0:src" thread's thread-local destructor while exit() ran
+ * OPENSSL_cleanup). The first initialisation decides, so it is done when
+ * this library is loaded, before any other use. The memory stays
+ * reachable until the process ends. */
+__attribute__((constructor))
+static void
+otc_e2ee_openssl_init (void)
+{
+  OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
 }
