@@ -9,6 +9,28 @@
 #include <json-glib/json-glib.h>
 #include <otc/e2ee.h>
 
+/* Under AddressSanitizer the heap is measured with its own counter and RSS
+ * is not (freed memory stays in its quarantine); under valgrind neither
+ * is, and floods are smaller (valgrind checks the memory itself). */
+#if defined(__SANITIZE_ADDRESS__)
+#define OTC_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OTC_UNDER_ASAN 1
+#endif
+#endif
+#ifdef OTC_UNDER_ASAN
+size_t __sanitizer_get_current_allocated_bytes (void);
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 G_BEGIN_DECLS
 
 /* Parses ../shared/testvectors/@name. 64-bit "kid" and "ctr" values are

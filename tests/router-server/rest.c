@@ -464,45 +464,26 @@ GST_START_TEST (test_rest_body_limits)
 
 GST_END_TEST;
 
-static gchar *
-b64url (const guint8 * data, gsize len)
+/* Reads into @reply (NUL-terminated, @size with the NUL) until it is full,
+ * the peer closes, or 10 s pass without data; the bytes read. */
+static gsize
+read_reply (gint fd, gchar * reply, gsize size)
 {
-  gchar *b = g_base64_encode (data, len), *p;
+  gsize got = 0;
 
-  for (p = b; *p; p++) {
-    if (*p == '+')
-      *p = '-';
-    else if (*p == '/')
-      *p = '_';
+  while (got < size - 1) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    gssize n;
+
+    if (poll (&p, 1, 10000) <= 0)
+      break;
+    n = read (fd, reply + got, size - 1 - got);
+    if (n <= 0)
+      break;
+    got += n;
   }
-  for (p = b + strlen (b); p > b && p[-1] == '='; p--)
-    p[-1] = '\0';
-  return b;
-}
-
-/* HMAC-@hash JWT over @header and @claims (JSON text), with the API
- * secret. */
-static gchar *
-handmade_jwt (const gchar * header, const gchar * claims, GChecksumType hash)
-{
-  gchar *h = b64url ((const guint8 *) header, strlen (header));
-  gchar *c = b64url ((const guint8 *) claims, strlen (claims));
-  gchar *input = g_strconcat (h, ".", c, NULL), *sig, *out;
-  GHmac *mac = g_hmac_new (hash, (const guchar *) TEST_API_SECRET,
-      strlen (TEST_API_SECRET));
-  guint8 digest[64];
-  gsize dlen = sizeof (digest);
-
-  g_hmac_update (mac, (const guchar *) input, -1);
-  g_hmac_get_digest (mac, digest, &dlen);
-  g_hmac_unref (mac);
-  sig = b64url (digest, dlen);
-  out = g_strconcat (input, ".", sig, NULL);
-  g_free (h);
-  g_free (c);
-  g_free (input);
-  g_free (sig);
-  return out;
+  reply[got] = '\0';
+  return got;
 }
 
 /* Sends @request on a new connection; the first bytes of the reply, or
@@ -528,17 +509,7 @@ raw_http (TestRouter * r, const gchar * request)
       break;
     off += w;
   }
-  while (got < sizeof (reply) - 1) {
-    struct pollfd p = { fd, POLLIN, 0 };
-    gssize n;
-
-    if (poll (&p, 1, 10000) <= 0)
-      break;
-    n = read (fd, reply + got, sizeof (reply) - 1 - got);
-    if (n <= 0)
-      break;
-    got += n;
-  }
+  got = read_reply (fd, reply, sizeof (reply));
   close (fd);
   return got ? g_strdup (reply) : NULL;
 }
@@ -556,12 +527,12 @@ GST_START_TEST (test_rest_more_jwt)
   claims = g_strdup_printf ("{\"iss\":\"%s\",\"ist\":\"project\",\"iat\":%"
       G_GINT64_FORMAT ",\"exp\":%" G_GINT64_FORMAT ",\"jti\":\"x\"}",
       TEST_API_KEY, now, now + 60);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   fail_unless_equals_int (test_http (router, "POST", "/session/create", tok,
           "application/x-www-form-urlencoded", form, NULL), 200);
   g_free (tok);
-  tok = handmade_jwt ("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", claims,
-      G_CHECKSUM_SHA512);
+  tok = test_handmade_jwt ("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", claims,
+      G_CHECKSUM_SHA512, TEST_API_SECRET, NULL);
   fail_unless_equals_int (test_http (router, "POST", "/session/create", tok,
           "application/x-www-form-urlencoded", form, &body), 403);
   assert_json_error (body, NULL);
@@ -572,7 +543,7 @@ GST_START_TEST (test_rest_more_jwt)
   claims = g_strdup_printf ("{\"iss\":\"%s\",\"ist\":\"project\",\"iat\":%"
       G_GINT64_FORMAT ",\"exp\":%" G_GINT64_FORMAT ",\"jti\":\"x\"}",
       TEST_API_KEY, now + 200, now + 250);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   fail_unless_equals_int (test_http (router, "POST", "/session/create", tok,
           "application/x-www-form-urlencoded", form, NULL), 403);
   g_free (tok);
@@ -581,7 +552,7 @@ GST_START_TEST (test_rest_more_jwt)
       G_GINT64_FORMAT ",\"nbf\":%" G_GINT64_FORMAT ",\"exp\":%"
       G_GINT64_FORMAT ",\"jti\":\"x\"}", TEST_API_KEY, now, now + 200,
       now + 250);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   fail_unless_equals_int (test_http (router, "POST", "/session/create", tok,
           "application/x-www-form-urlencoded", form, NULL), 403);
   g_free (tok);
@@ -589,7 +560,7 @@ GST_START_TEST (test_rest_more_jwt)
   claims = g_strdup_printf ("{\"iss\":\"%s\",\"ist\":\"project\",\"iat\":%"
       G_GINT64_FORMAT ",\"exp\":%" G_GINT64_FORMAT "}", TEST_API_KEY, now,
       now + 60);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   fail_unless_equals_int (test_http (router, "POST", "/session/create", tok,
           "application/x-www-form-urlencoded", form, NULL), 403);
   g_free (tok);
@@ -698,17 +669,7 @@ huge_body_to (TestRouter * r, const gchar * path)
   }
   rss_max = MAX (rss_max, router_rss_kib (r));
   /* the answer (bounded wait) */
-  while (got < sizeof (reply) - 1) {
-    struct pollfd p = { fd, POLLIN, 0 };
-    gssize n;
-
-    if (poll (&p, 1, 10000) <= 0)
-      break;
-    n = read (fd, reply + got, sizeof (reply) - 1 - got);
-    if (n <= 0)
-      break;
-    got += n;
-  }
+  got = read_reply (fd, reply, sizeof (reply));
   close (fd);
   GST_INFO ("%s: %" G_GUINT64_FORMAT " MiB unauthenticated body%s: router "
       "RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB; answer "

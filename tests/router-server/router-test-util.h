@@ -66,4 +66,10 @@ void test_client_free (TestClient * c);
 gboolean test_iterate_until (gboolean (*done) (gpointer), gpointer data,
     guint timeout_ms);
 
+/* A JWT built by hand: @header_json and @claims_json base64url-encoded,
+ * signed with HMAC-@hash over @secret (no signature when @secret is NULL;
+ * @signature when given instead). */
+gchar *test_handmade_jwt (const gchar * header_json, const gchar * claims_json,
+    GChecksumType hash, const gchar * secret, const gchar * signature);
+
 G_END_DECLS

@@ -783,53 +783,6 @@ GST_START_TEST (test_message_size_limits)
 
 GST_END_TEST;
 
-/* A JWT built by hand: @header_json and @claims_json base64url-encoded,
- * signed with HMAC-@hash over @secret (no signature when @secret is
- * NULL; @signature when given instead). */
-static gchar *
-b64url (const guint8 * data, gsize len)
-{
-  gchar *b = g_base64_encode (data, len), *p;
-
-  for (p = b; *p; p++) {
-    if (*p == '+')
-      *p = '-';
-    else if (*p == '/')
-      *p = '_';
-  }
-  for (p = b + strlen (b); p > b && p[-1] == '='; p--)
-    p[-1] = '\0';
-  return b;
-}
-
-static gchar *
-handmade_jwt (const gchar * header_json, const gchar * claims_json,
-    GChecksumType hash, const gchar * secret, const gchar * signature)
-{
-  gchar *h = b64url ((const guint8 *) header_json, strlen (header_json));
-  gchar *c = b64url ((const guint8 *) claims_json, strlen (claims_json));
-  gchar *input = g_strconcat (h, ".", c, NULL), *sig, *out;
-
-  if (secret) {
-    GHmac *mac = g_hmac_new (hash, (const guchar *) secret, strlen (secret));
-    guint8 digest[64];
-    gsize dlen = sizeof (digest);
-
-    g_hmac_update (mac, (const guchar *) input, -1);
-    g_hmac_get_digest (mac, digest, &dlen);
-    g_hmac_unref (mac);
-    sig = b64url (digest, dlen);
-  } else {
-    sig = g_strdup (signature ? signature : "");
-  }
-  out = g_strconcat (input, ".", sig, NULL);
-  g_free (h);
-  g_free (c);
-  g_free (input);
-  g_free (sig);
-  return out;
-}
-
 static void
 assert_connect_refused (TestClient * c, const gchar * token,
     const gchar * what, gint want_code)
@@ -878,7 +831,7 @@ GST_START_TEST (test_token_variants)
       G_GINT64_FORMAT ",\"nonce\":\"n\"}", e2ee_session, now, now + 600);
 
   /* the handmade builder makes tokens the router accepts */
-  tok = handmade_jwt (hs256, good, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, good, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   {
     TestClient *ok = test_client_open (router);
 
@@ -892,28 +845,28 @@ GST_START_TEST (test_token_variants)
   /* alg none, with and without a signature part; "None"; HS512 with the
    * right secret; an empty and a truncated signature; the signature of
    * another token */
-  tok = handmade_jwt ("{\"alg\":\"none\",\"typ\":\"JWT\"}", good, 0, NULL,
+  tok = test_handmade_jwt ("{\"alg\":\"none\",\"typ\":\"JWT\"}", good, 0, NULL,
       NULL);
   assert_connect_refused (c, tok, "alg none", 1004);
   g_free (tok);
-  tok = handmade_jwt ("{\"alg\":\"none\"}", good, 0, NULL, "c2lnbmF0dXJl");
+  tok = test_handmade_jwt ("{\"alg\":\"none\"}", good, 0, NULL, "c2lnbmF0dXJl");
   assert_connect_refused (c, tok, "alg none, signed", 1004);
   g_free (tok);
-  tok = handmade_jwt ("{\"alg\":\"None\"}", good, 0, NULL, NULL);
+  tok = test_handmade_jwt ("{\"alg\":\"None\"}", good, 0, NULL, NULL);
   assert_connect_refused (c, tok, "alg None", 1004);
   g_free (tok);
-  tok = handmade_jwt ("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", good,
+  tok = test_handmade_jwt ("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", good,
       G_CHECKSUM_SHA512, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "HS512", 1004);
   g_free (tok);
-  tok = handmade_jwt (hs256, good, 0, NULL, "");
+  tok = test_handmade_jwt (hs256, good, 0, NULL, "");
   assert_connect_refused (c, tok, "empty signature", 1004);
   g_free (tok);
-  tok = handmade_jwt (hs256, good, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, good, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   tok[strlen (tok) - 5] = '\0';
   assert_connect_refused (c, tok, "truncated signature", 1004);
   g_free (tok);
-  tok = handmade_jwt (hs256, good, G_CHECKSUM_SHA256, "", NULL);
+  tok = test_handmade_jwt (hs256, good, G_CHECKSUM_SHA256, "", NULL);
   assert_connect_refused (c, tok, "empty secret", 1004);
   g_free (tok);
 
@@ -923,7 +876,7 @@ GST_START_TEST (test_token_variants)
       "\"%s\",\"role\":\"publisher\",\"iat\":%" G_GINT64_FORMAT ",\"nbf\":%"
       G_GINT64_FORMAT ",\"exp\":%" G_GINT64_FORMAT ",\"nonce\":\"n\"}",
       e2ee_session, now, now + 3600, now + 7200);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "nbf ahead", 1004);
   g_free (tok);
   g_free (claims);
@@ -931,42 +884,42 @@ GST_START_TEST (test_token_variants)
       "\"%s\",\"role\":\"publisher\",\"iat\":%" G_GINT64_FORMAT ",\"exp\":%"
       G_GINT64_FORMAT ",\"nonce\":\"n\"}", e2ee_session, now + 3600,
       now + 7200);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "iat ahead", 1004);
   g_free (tok);
   g_free (claims);
   claims = g_strdup_printf ("{\"scope\":\"session.connect\",\"session_id\":"
       "\"%s\",\"role\":\"publisher\",\"iat\":%" G_GINT64_FORMAT
       ",\"nonce\":\"n\"}", e2ee_session, now);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "no exp", 1004);
   g_free (tok);
   g_free (claims);
   claims = g_strdup_printf ("{\"scope\":\"session.connect\",\"session_id\":"
       "\"%s\",\"role\":\"publisher\",\"iat\":%" G_GINT64_FORMAT ",\"exp\":\"%"
       G_GINT64_FORMAT "\",\"nonce\":\"n\"}", e2ee_session, now, now + 600);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "exp a string", 1004);
   g_free (tok);
   g_free (claims);
   claims = g_strdup_printf ("{\"scope\":\"session.admin\",\"session_id\":"
       "\"%s\",\"role\":\"publisher\",\"iat\":%" G_GINT64_FORMAT ",\"exp\":%"
       G_GINT64_FORMAT ",\"nonce\":\"n\"}", e2ee_session, now, now + 600);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "other scope", 1004);
   g_free (tok);
   g_free (claims);
   claims = g_strdup_printf ("{\"scope\":\"session.connect\",\"session_id\":"
       "\"%s\",\"role\":\"admin\",\"iat\":%" G_GINT64_FORMAT ",\"exp\":%"
       G_GINT64_FORMAT ",\"nonce\":\"n\"}", e2ee_session, now, now + 600);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "unknown role", 1004);
   g_free (tok);
   g_free (claims);
   claims = g_strdup_printf ("{\"scope\":\"session.connect\",\"role\":"
       "\"publisher\",\"iat\":%" G_GINT64_FORMAT ",\"exp\":%" G_GINT64_FORMAT
       ",\"nonce\":\"n\"}", now, now + 600);
-  tok = handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, claims, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   assert_connect_refused (c, tok, "no session id", 1004);
   g_free (tok);
   g_free (claims);
@@ -978,7 +931,7 @@ GST_START_TEST (test_token_variants)
       "\"%s\",\"role\":\"publisher\",\"iat\":%" G_GINT64_FORMAT ",\"exp\":%"
       G_GINT64_FORMAT ",\"x\":%s%s}", e2ee_session, now, now + 600, open_b,
       close_b);
-  tok = handmade_jwt (hs256, nested, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, nested, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   fail_unless (strlen (tok) <= 8192);
   /* refused (jansson's depth limit) or accepted: either way answered */
   {
@@ -1017,7 +970,7 @@ GST_START_TEST (test_token_variants)
   expect_error (c, "number", 1004);
 
   /* after all that, the right token still connects on this socket */
-  tok = handmade_jwt (hs256, good, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
+  tok = test_handmade_jwt (hs256, good, G_CHECKSUM_SHA256, TEST_API_SECRET, NULL);
   ev = test_client_connect (c, tok);
   fail_unless (ev != NULL);
   json_object_unref (ev);

@@ -5,27 +5,6 @@
 
 #include "otc-test-util.h"
 
-/* Under AddressSanitizer the heap is measured with its own counter and RSS
- * is not (freed memory stays in its quarantine); under valgrind neither
- * is, and the flood is smaller (valgrind checks the memory itself). */
-#if defined(__SANITIZE_ADDRESS__)
-#define OTC_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define OTC_UNDER_ASAN 1
-#endif
-#endif
-#ifdef OTC_UNDER_ASAN
-size_t __sanitizer_get_current_allocated_bytes (void);
-#endif
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 #define SECRET "correct horse battery staple"
 #define WRONG "incorrect horse battery staple"
