@@ -677,14 +677,6 @@ output_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   if (out->leg && !g_atomic_int_get (&out->leg->connected))
     return GST_PAD_PROBE_DROP;
   if (!g_atomic_int_get (&out->started)) {
-    /* buffers are chained straight into the sink pad: not before it has
-     * had its stream-start (the sticky events may still be on their way) */
-    GstEvent *ss = gst_pad_get_sticky_event (out->sink_pad,
-        GST_EVENT_STREAM_START, 0);
-
-    if (ss == NULL)
-      return GST_PAD_PROBE_DROP;
-    gst_event_unref (ss);
     /* a new subscriber (or recording) starts with a key frame */
     g_atomic_int_set (&out->started, 1);
     GST_INFO ("%s: media starts on output %u", out->leg ? out->leg->name :
