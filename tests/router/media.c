@@ -19,6 +19,7 @@
 
 #include "otc-test-util.h"
 #include "otc-router-media.h"
+#include "otc-router-media-private.h"
 
 #define SECRET "router media test secret"
 #define SESSION "router-media-test"
@@ -890,6 +891,39 @@ stream_stat (const gchar * stream_id, const gchar * field)
   return v;
 }
 
+/* Whatever the router chains into a subscriber leg went after the stream's
+ * stream-start, caps and segment: a leg whose tee pad was requested while
+ * the stream's first events went through the tee (a subscriber that
+ * arrives with the media) once got buffers without stream-start. */
+static void
+assert_leg_events (Client * sub)
+{
+  GstIterator *it = gst_element_iterate_sink_pads (sub->leg->webrtc);
+  GValue v = G_VALUE_INIT;
+  guint n = 0;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstPad *pad = g_value_get_object (&v);
+    GstEventType types[] = { GST_EVENT_STREAM_START, GST_EVENT_CAPS,
+      GST_EVENT_SEGMENT
+    };
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (types); i++) {
+      GstEvent *ev = gst_pad_get_sticky_event (pad, types[i], 0);
+
+      fail_unless (ev != NULL, "%s:%s has no %s", GST_DEBUG_PAD_NAME (pad),
+          gst_event_type_get_name (types[i]));
+      gst_event_unref (ev);
+    }
+    n++;
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  fail_unless (n > 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* fixture */
 
@@ -940,6 +974,8 @@ GST_START_TEST (test_forward_e2ee)
     g_free (name);
   }
   wait_for_media (&enough);
+  for (i = 0; i < 3; i++)
+    assert_leg_events (subs[i]);
   fail_unless_equals_uint64 (stream_stat (STREAM, "subscribers"), 3);
 
   for (i = 0; i < 3; i++) {
@@ -1308,6 +1344,8 @@ GST_START_TEST (test_publisher_leaves)
     g_free (name);
   }
   wait_for_media (&enough);
+  for (i = 0; i < 3; i++)
+    assert_leg_events (subs[i]);
 
   /* subscriber 0 leaves: no callback for it, the others go on */
   otc_media_leg_close (subs[0]->leg);
@@ -1356,6 +1394,7 @@ GST_START_TEST (test_publisher_leaves)
   enough.n = 1;
   enough.audio = 0;
   wait_for_media (&enough);
+  assert_leg_events (subs[0]);
   client_free (subs[0]);
   client_free (pub);
 }

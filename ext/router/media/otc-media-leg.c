@@ -94,6 +94,7 @@ otc_media_leg_unref (OtcMediaLeg * leg)
   if (leg->publisher)
     otc_media_leg_unref (leg->publisher);
   gst_clear_object (&leg->webrtc);
+  gst_clear_event (&leg->segment);
   g_free (leg->stream_id);
   g_free (leg->name);
   otc_router_media_unref (leg->media);
@@ -218,14 +219,48 @@ done:
  * forwarder would hold every packet for its jitterbuffer latency. Measured
  * by otc-router-bench: p99 added latency ~110 ms with it, 3-4 ms without
  * (N = 1, 5). */
+/* rtpfunnel src pad of a leg: webrtcbin marks each stream with a sticky
+ * "GstWebRtcBinUpdateTos" event (its m-line's mid), which rtpfunnel sends
+ * down the transport, where the ICE socket's TOS is set from the
+ * transceiver's priority, whenever the stream of the packets changes, that
+ * is up to a hundred times a second with audio and video interleaved. The
+ * router gives its transceivers no priority, so all streams have the same
+ * TOS: the first event goes on, later ones stop here. */
+static GstPadProbeReturn
+funnel_tos_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  gint *seen = user_data;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM_STICKY
+      || !gst_event_has_name (event, "GstWebRtcBinUpdateTos"))
+    return GST_PAD_PROBE_OK;
+  if (g_atomic_int_compare_and_exchange (seen, 0, 1))
+    return GST_PAD_PROBE_OK;
+  gst_event_unref (event);
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  return GST_PAD_PROBE_HANDLED;
+}
+
 static void
 leg_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
     gpointer user_data)
 {
   GstElementFactory *f = gst_element_get_factory (element);
 
-  if (f != NULL && g_str_equal (GST_OBJECT_NAME (f), "clocksync"))
+  if (f == NULL)
+    return;
+  if (g_str_equal (GST_OBJECT_NAME (f), "clocksync")) {
     g_object_set (element, "sync", FALSE, NULL);
+  } else if (g_str_equal (GST_OBJECT_NAME (f), "rtpfunnel")) {
+    GstPad *src = gst_element_get_static_pad (element, "src");
+
+    if (src) {
+      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+          funnel_tos_probe, g_new0 (gint, 1), g_free);
+      gst_object_unref (src);
+    }
+  }
 }
 
 /* ICE only on the configured addresses, UDP only, no STUN/TURN. */
@@ -646,6 +681,28 @@ tee_sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       stream_ready_async (stream);
     return GST_PAD_PROBE_OK;
   }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+    const GstSegment *seg, *have;
+
+    /* A subscriber leg bundles the publisher's streams into one (rtpfunnel)
+     * and sends the segment of the stream a packet comes from down its
+     * transport whenever that stream changes, unless it is the very same
+     * event: streams with equal segments share one event. */
+    gst_event_parse_segment (event, &seg);
+    g_mutex_lock (&media->lock);
+    if (stream->leg->segment) {
+      gst_event_parse_segment (stream->leg->segment, &have);
+      if (gst_segment_is_equal (seg, have)) {
+        gst_event_unref (event);
+        GST_PAD_PROBE_INFO_DATA (info) = gst_event_ref (stream->leg->segment);
+        g_mutex_unlock (&media->lock);
+        return GST_PAD_PROBE_OK;
+      }
+    }
+    gst_event_replace (&stream->leg->segment, event);
+    g_mutex_unlock (&media->lock);
+    return GST_PAD_PROBE_OK;
+  }
   if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM) {
     if (gst_video_event_is_force_key_unit (event)) {
       stream_request_keyframe (stream, "downstream");
@@ -654,6 +711,84 @@ tee_sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     if (gst_event_has_name (event, "GstRTPRetransmissionRequest"))
       return GST_PAD_PROBE_DROP;
   }
+  return GST_PAD_PROBE_OK;
+}
+
+typedef struct
+{
+  GstPad *sink_pad;
+  GstEventType before;
+} MissingSticky;
+
+#define OUTPUT_ALL_STICKY ((GstEventType) G_MAXINT)
+
+static gboolean
+send_missing_sticky (GstPad * pad, GstEvent ** event, gpointer user_data)
+{
+  MissingSticky *m = user_data;
+  GstEventType type = GST_EVENT_TYPE (*event);
+  GstEvent *have;
+
+  if (type >= m->before)
+    return FALSE;               /* sticky events come in type order */
+  if (type != GST_EVENT_STREAM_START && type != GST_EVENT_CAPS
+      && type != GST_EVENT_SEGMENT)
+    return TRUE;
+  have = gst_pad_get_sticky_event (m->sink_pad, type, 0);
+  if (have == NULL) {
+    GST_INFO_OBJECT (m->sink_pad, "%s missed by the tee pad: sent from the tee",
+        GST_EVENT_TYPE_NAME (*event));
+    gst_pad_send_event (m->sink_pad, gst_event_ref (*event));
+  } else {
+    gst_event_unref (have);
+  }
+  return TRUE;
+}
+
+/* Streaming thread: what reaches @out->sink_pad must come after the
+ * stream's stream-start, caps and segment. The tee pad normally carries
+ * them (tee copies its sink pad's sticky events to a new pad, and forwards
+ * later ones), but a pad requested while they go through the tee can miss
+ * one: tee forwards an event to the pads in its list and stores it on its
+ * sink pad only afterwards. A subscriber leg then once received buffers
+ * without stream-start (a rare "Got data flow before stream-start event"
+ * in CI). Those the sink pad lacks, up to @before, are sent to it from
+ * the tee's sink pad, in their order. */
+static void
+output_complete_sticky (OtcOutput * out, GstPad * tee_pad, GstEventType before)
+{
+  MissingSticky m = { out->sink_pad, before };
+  GstElement *tee = gst_pad_get_parent_element (tee_pad);
+  GstPad *tee_sink;
+
+  if (tee == NULL)
+    return;
+  tee_sink = gst_element_get_static_pad (tee, "sink");
+  gst_pad_sticky_events_foreach (tee_sink, send_missing_sticky, &m);
+  gst_object_unref (tee_sink);
+  gst_object_unref (tee);
+}
+
+/* Tee src pad of an output: a sticky event on its way to the output. */
+static GstPadProbeReturn
+output_event_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  OtcOutput *out = user_data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  GstEvent *have;
+
+  /* (an event pushed before the pad is linked goes nowhere: the link
+   * makes the pad send all its sticky events again, in order) */
+  if (!GST_EVENT_IS_STICKY (event)
+      || GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START
+      || !gst_pad_is_linked (pad))
+    return GST_PAD_PROBE_OK;
+  have = gst_pad_get_sticky_event (out->sink_pad, GST_EVENT_STREAM_START, 0);
+  if (have) {
+    gst_event_unref (have);
+    return GST_PAD_PROBE_OK;
+  }
+  output_complete_sticky (out, pad, GST_EVENT_TYPE (event));
   return GST_PAD_PROBE_OK;
 }
 
@@ -677,6 +812,9 @@ output_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   if (out->leg && !g_atomic_int_get (&out->leg->connected))
     return GST_PAD_PROBE_DROP;
   if (!g_atomic_int_get (&out->started)) {
+    /* its events went through output_event_probe, unless none was
+     * pending: then they may all have been missed */
+    output_complete_sticky (out, pad, OUTPUT_ALL_STICKY);
     /* a new subscriber (or recording) starts with a key frame */
     g_atomic_int_set (&out->started, 1);
     GST_INFO ("%s: media starts on output %u", out->leg ? out->leg->name :
@@ -784,6 +922,9 @@ otc_media_output_link (OtcOutput * out)
     gst_pad_sticky_events_foreach (tee_sink, copy_missing_sticky, tee_pad);
     gst_object_unref (tee_sink);
   }
+  gst_pad_add_probe (tee_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      output_event_probe, otc_media_output_ref (out),
+      (GDestroyNotify) otc_media_output_unref);
   gst_pad_add_probe (tee_pad, GST_PAD_PROBE_TYPE_BUFFER |
       GST_PAD_PROBE_TYPE_BUFFER_LIST, output_probe, otc_media_output_ref (out),
       (GDestroyNotify) otc_media_output_unref);

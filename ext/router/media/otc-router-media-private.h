@@ -121,6 +121,7 @@ struct _OtcMediaLeg
   GPtrArray *streams;           /* OtcPublisherStream */
   GList *subscribers;           /* OtcMediaLeg (ref), under media->lock */
   GList *extra_sinks;           /* fakesinks of unexpected streams, ditto */
+  GstEvent *segment;            /* the streams' segment, ditto */
 
   /* subscriber */
   OtcMediaLeg *publisher;       /* ref */
