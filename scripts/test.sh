@@ -34,6 +34,15 @@ count_log () {
   python3 - "$1" <<'PY' || echo "0 1"
 import json, re, sys
 passed = failed = 0
+
+# what a failed test said: its failed checks and GLib warnings (so that
+# the end of a CI log says what failed, not only where)
+def why(t):
+    out = t.get("stdout", "") + "\n" + (t.get("stderr") or "")
+    lines = [l for l in out.splitlines()
+             if re.search(r":[FE]:|WARNING \*\*|CRITICAL \*\*|ERROR:", l)]
+    for l in lines[:6]:
+        print(f"      {l[:300]}")
 try:
     for line in open(sys.argv[1]):
         t = json.loads(line)
@@ -47,11 +56,15 @@ try:
             if t["result"] != "OK" and f + e == 0:
                 failed += 1   # crashed or timed out after its checks
             print(f"  {t['name']:28} {t['result']:8} {n} checks, {f + e} failed")
+            if f + e or t["result"] != "OK":
+                why(t)
         else:
             ok = t["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
             passed += ok
             failed += not ok
             print(f"  {t['name']:28} {t['result']}")
+            if not ok:
+                why(t)
 except FileNotFoundError:
     failed += 1
 print(passed, failed)
