@@ -260,6 +260,17 @@ otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec, guint64 kid)
 }
 
 void
+otc_frame_decryptor_forget_mismatch (OtcFrameDecryptor * dec, guint64 kid)
+{
+  Stream *stream = find_stream (dec, kid);
+
+  if (stream == NULL)
+    unslotted_find (dec, kid, TRUE);
+  else if (stream->state == STREAM_MISMATCHED)
+    stream->state = STREAM_NEW;
+}
+
+void
 otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
     const guint8 * data, gsize len, guint8 * out, gsize out_size,
     gint64 now_us, OtcUnprotectFlags flags, OtcUnprotectResult * res)

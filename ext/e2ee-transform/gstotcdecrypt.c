@@ -414,6 +414,9 @@ gst_otc_decrypt_post_mismatch (GstOtcDecrypt * self, guint64 kid,
     gst_otc_message_set_key_id (s, kid);
     gst_otc_message_post (GST_ELEMENT (self), s);
   } else {
+    /* not reported: the stream's next failing frame tries again, so that
+     * a real mismatch among forged KIDs is reported once the flood eases */
+    otc_frame_decryptor_forget_mismatch (self->decryptor, kid);
     GST_OBJECT_LOCK (self);
     self->reports_suppressed++;
     GST_OBJECT_UNLOCK (self);

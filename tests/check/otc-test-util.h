@@ -67,10 +67,6 @@ void otc_test_assert_clean (const gchar * what, const gchar * haystack,
 /* A temporary file holding @secret (0600); the caller unlinks it. */
 gchar *otc_test_write_secret_file (const gchar * secret);
 
-G_END_DECLS
-
-G_BEGIN_DECLS
-
 /* Runs "@description ! fakesink" to EOS and returns what reached the sink
  * (GstBuffer refs); fails the test on a bus error. */
 GPtrArray *otc_test_collect_buffers (const gchar * description);
@@ -83,31 +79,7 @@ GPtrArray *otc_test_protect_all (GPtrArray * frames, OtcCodec codec,
 
 gboolean otc_test_vp8_is_keyframe (GstBuffer * buf);
 
-/* Every way the secrets (and, for the valid ones, the SK, sender base keys
- * and SFrame keys of @kids in every suite) could be written down: raw,
- * hex (both cases, spaced) and base64 runs. */
-GPtrArray *otc_test_secret_needles (const gchar * const *secrets,
-    const gchar * session_id, const guint64 * kids, guint n_kids);
-/* Fails naming @what when any needle is in @haystack. */
-void otc_test_assert_clean (const gchar * what, const gchar * haystack,
-    GPtrArray * needles);
-/* A temporary file holding @secret (0600); the caller unlinks it. */
-gchar *otc_test_write_secret_file (const gchar * secret);
-
-G_END_DECLS
-
-G_BEGIN_DECLS
 /* Waits (bounded) until the element's stats say its key is derived. */
 void otc_test_wait_key_ready (GstElement * element);
-/* Every way the secrets (and, for the valid ones, the SK, sender base keys
- * and SFrame keys of @kids in every suite) could be written down: raw,
- * hex (both cases, spaced) and base64 runs. */
-GPtrArray *otc_test_secret_needles (const gchar * const *secrets,
-    const gchar * session_id, const guint64 * kids, guint n_kids);
-/* Fails naming @what when any needle is in @haystack. */
-void otc_test_assert_clean (const gchar * what, const gchar * haystack,
-    GPtrArray * needles);
-/* A temporary file holding @secret (0600); the caller unlinks it. */
-gchar *otc_test_write_secret_file (const gchar * secret);
 
 G_END_DECLS

@@ -365,11 +365,18 @@ decryptor_run (OtcCipherSuite suite, OtcSecretKey * sk, FuzzInput * in)
         now += fuzz_u8 (in) * (G_USEC_PER_SEC / 4);
         break;
       case 5:{
-        OtcStreamEvent ev = otc_frame_decryptor_declare_mismatch (dec,
-            kids[fuzz_u8 (in) % G_N_ELEMENTS (kids)]);
+        guint64 kid = kids[fuzz_u8 (in) % G_N_ELEMENTS (kids)];
+        OtcStreamEvent ev = otc_frame_decryptor_declare_mismatch (dec, kid);
 
         FUZZ_CHECK (ev == OTC_STREAM_EVENT_NONE
             || ev == OTC_STREAM_EVENT_MISMATCH);
+        if (fuzz_u8 (in) & 1) {
+          /* a report that could not be made: undone, so declared again */
+          otc_frame_decryptor_forget_mismatch (dec, kid);
+          if (ev == OTC_STREAM_EVENT_MISMATCH)
+            FUZZ_CHECK (otc_frame_decryptor_declare_mismatch (dec, kid)
+                == OTC_STREAM_EVENT_MISMATCH);
+        }
         break;
       }
       case 6:

@@ -75,4 +75,11 @@ void otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
 OtcStreamEvent otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec,
     guint64 kid);
 
+/* Undoes a declared mismatch of stream @kid that could not be reported
+ * (the caller's report limit): the stream's next frame that fails is a
+ * mismatch again, and a MISMATCH event again, so that the report is not
+ * lost for good. */
+void otc_frame_decryptor_forget_mismatch (OtcFrameDecryptor * dec,
+    guint64 kid);
+
 G_END_DECLS

@@ -909,6 +909,97 @@ GST_START_TEST (test_forged_kid_reports_rate_limited)
 
 GST_END_TEST;
 
+/* Pops the mismatch reports from @bus; how many named @kid. */
+static guint
+count_mismatch_reports_for (GstBus * bus, guint64 kid, guint * n_all)
+{
+  GList *all = NULL, *l;
+  guint n = 0;
+
+  *n_all = otc_test_count_messages (bus, "otc-encryption-secret-mismatch",
+      &all);
+  for (l = all; l; l = l->next) {
+    guint64 k = 0;
+
+    if (gst_structure_get_uint64 (l->data, "key-id", &k) && k == kid)
+      n++;
+  }
+  g_list_free_full (all, (GDestroyNotify) gst_structure_free);
+  return n;
+}
+
+/* A real mismatch whose report the limit swallowed (forged KIDs had used
+ * the second's 8 reports) is reported once the limit allows it, from the
+ * stream's next frames; once only. Before, that stream stayed "reported"
+ * and the application never learnt of the mismatch. */
+GST_START_TEST (test_suppressed_mismatch_reported_later)
+{
+  GPtrArray *frames = otc_test_collect_buffers ("audiotestsrc num-buffers=150 "
+      "! opusenc");
+  GPtrArray *wrong = NULL;
+  GstBus *bus;
+  GstHarness *h = new_harness_full (&bus, "audio/x-opus",
+      "encryption-secret", SECRET, "mismatch-delay", 0, NULL);
+  guint8 data[60];
+  guint64 forged = 1000, genuine = 0, before;
+  guint i, n_all, posted = 0, n_genuine = 0, attempts;
+  gint64 deadline;
+
+  otc_test_wait_key_ready (h->element);
+  /* forged KIDs until the limit bites, then at once the first frame of a
+   * real sender whose secret differs from this side's; on a machine so
+   * slow that the second ended in between (its report went out), again
+   * with another sender */
+  for (attempts = 0; attempts < 5; attempts++) {
+    before = otc_test_stats_u64 (h->element, "reports-suppressed");
+    while (otc_test_stats_u64 (h->element, "reports-suppressed") == before) {
+      gsize hl = otc_sframe_header_encode (forged++, 0, data);
+
+      memset (data + hl, 0xab, sizeof (data) - hl);
+      data[sizeof (data) - 1] = 0;
+      gst_harness_push (h, gst_buffer_new_memdup (data, sizeof (data)));
+    }
+    genuine = G_GUINT64_CONSTANT (0x51de0) + attempts;
+    g_clear_pointer (&wrong, g_ptr_array_unref);
+    wrong = otc_test_protect_all (frames, OTC_CODEC_OPUS, WRONG, "", genuine,
+        0);
+    before = otc_test_stats_u64 (h->element, "reports-suppressed");
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (wrong, 0)));
+    n_genuine = count_mismatch_reports_for (bus, genuine, &n_all);
+    posted += n_all;
+    if (otc_test_stats_u64 (h->element, "reports-suppressed") == before + 1)
+      break;
+  }
+  fail_unless (attempts < 5 && n_genuine == 0,
+      "the limit never swallowed the real mismatch's report");
+
+  /* the sender goes on at 50 frames a second: its mismatch is reported
+   * within the next second, once */
+  deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  for (i = 1; n_genuine == 0 && i < wrong->len
+      && g_get_monotonic_time () < deadline; i++) {
+    g_usleep (20000);           /* the sender's pace */
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (wrong, i)));
+    n_genuine += count_mismatch_reports_for (bus, genuine, &n_all);
+    posted += n_all;
+  }
+  fail_unless_equals_int (n_genuine, 1);
+  for (; i < wrong->len; i++)
+    gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (wrong, i)));
+  n_genuine += count_mismatch_reports_for (bus, genuine, &n_all);
+  posted += n_all;
+  fail_unless_equals_int (n_genuine, 1);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  /* every declared mismatch was either reported or counted suppressed */
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element, "mismatches"),
+      posted + otc_test_stats_u64 (h->element, "reports-suppressed"));
+  teardown (h, bus);
+  g_ptr_array_unref (wrong);
+  g_ptr_array_unref (frames);
+}
+
+GST_END_TEST;
+
 static Suite *
 otcdecrypt_suite (void)
 {
@@ -923,6 +1014,7 @@ otcdecrypt_suite (void)
   tcase_add_test (tc, test_tampered_truncated_replayed);
   tcase_add_test (tc, test_mismatch_is_per_stream);
   tcase_add_test (tc, test_held_frames_recover);
+  tcase_add_test (tc, test_suppressed_mismatch_reported_later);
   tcase_add_test (tc, test_mismatch_after_delay);
   tcase_add_test (tc, test_damaged_frame_is_not_a_mismatch);
   tcase_add_test (tc, test_unsupported_codec);
