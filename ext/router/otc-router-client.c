@@ -949,5 +949,9 @@ otc_router_client_free (OtcRouterClient * client)
   g_object_unref (client->ws);
   g_free (client->id);
   g_free (client->data);
+  if (client->remote_host) {
+    otc_router_server_release_address (client->server, client->remote_host);
+    g_free (client->remote_host);
+  }
   g_free (client);
 }

@@ -28,6 +28,8 @@ struct _OtcRouterServer
   GHashTable *sessions;         /* id -> OtcRouterSession (owned) */
   GHashTable *clients;          /* OtcRouterClient set (owned) */
   GHashTable *archives;         /* id -> OtcRouterArchive (owned) */
+  GHashTable *per_address;      /* remote host -> signalling connections */
+  guint max_per_address;
 };
 
 /* One signalling connection (otc-router-client.c). */
@@ -46,6 +48,7 @@ struct _OtcRouterClient
   gint64 signal_window;
   gsize backlog;                /* sent while its socket buffer was full */
   guint drop_source;            /* dropping it: it does not read */
+  gchar *remote_host;           /* counted in server->per_address */
 };
 
 OtcRouterClient *otc_router_client_new (OtcRouterServer * server,
@@ -54,6 +57,9 @@ OtcRouterClient *otc_router_client_new (OtcRouterServer * server,
 void otc_router_client_close (OtcRouterClient * client, gushort code,
     const gchar * reason);
 void otc_router_client_free (OtcRouterClient * client);
+/* A connection from @host has gone (otc-router-server.c). */
+void otc_router_server_release_address (OtcRouterServer * server,
+    const gchar * host);
 void otc_router_client_send (OtcRouterClient * client, JsonObject * msg);
 
 /* Sends @msg (not taken) to every connection of @session but @except. */

@@ -101,6 +101,9 @@ on_ws_error (SoupWebsocketConnection * ws, GError * error, gpointer limited)
   otc_ws_limit_stream_stop_input (OTC_WS_LIMIT_STREAM (limited));
 }
 
+/* (libsoup 3.2 has no name for it) */
+#define HTTP_TOO_MANY_REQUESTS 429
+
 static void
 complete_websocket_upgrade (SoupServerMessage * msg, gpointer user_data)
 {
@@ -108,8 +111,9 @@ complete_websocket_upgrade (SoupServerMessage * msg, gpointer user_data)
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   GIOStream *stream, *limited;
   SoupWebsocketConnection *ws;
+  OtcRouterClient *client;
   GUri *uri;
-  gchar *origin;
+  gchar *origin, *host;
 
   g_signal_handlers_disconnect_by_func (msg, complete_websocket_upgrade,
       user_data);
@@ -118,6 +122,7 @@ complete_websocket_upgrade (SoupServerMessage * msg, gpointer user_data)
   g_object_ref (msg);
   uri = g_uri_ref (soup_server_message_get_uri (msg));
   origin = g_strdup (soup_message_headers_get_one (req, "Origin"));
+  host = g_strdup (soup_server_message_get_remote_host (msg));
   stream = soup_server_message_steal_connection (msg);
   limited = otc_ws_limit_stream_new (stream, OTC_ROUTER_MAX_WS_MESSAGE);
   g_object_unref (stream);
@@ -133,15 +138,37 @@ complete_websocket_upgrade (SoupServerMessage * msg, gpointer user_data)
   g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), limited);
   g_signal_connect (ws, "notify::state", G_CALLBACK (on_ws_state), limited);
   g_object_unref (limited);
-  g_hash_table_add (server->clients, otc_router_client_new (server, ws));
+  client = otc_router_client_new (server, ws);
+  if (host) {
+    g_hash_table_insert (server->per_address, g_strdup (host),
+        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup
+                (server->per_address, host)) + 1));
+    client->remote_host = host;
+  }
+  g_hash_table_add (server->clients, client);
   g_object_unref (ws);
+}
+
+void
+otc_router_server_release_address (OtcRouterServer * server,
+    const gchar * host)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, host));
+
+  if (n <= 1)
+    g_hash_table_remove (server->per_address, host);
+  else
+    g_hash_table_insert (server->per_address, g_strdup (host),
+        GUINT_TO_POINTER (n - 1));
 }
 
 static void
 on_signalling_request (SoupServer * soup, SoupServerMessage * msg,
     const char *path, GHashTable * query, gpointer user_data)
 {
+  OtcRouterServer *server = user_data;
   GError *error = NULL;
+  const gchar *host;
 
   if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error)) {
     GST_INFO ("not a WebSocket handshake: %s", error->message);
@@ -149,6 +176,22 @@ on_signalling_request (SoupServer * soup, SoupServerMessage * msg,
         "The signalling endpoint takes a WebSocket handshake "
         "(docs/signalling.md)");
     g_error_free (error);
+    return;
+  }
+  /* One address cannot take every connection the process can hold (file
+   * descriptors, memory): a client that is closed for flooding and comes
+   * back, many times over, runs into this. Counted from the upgrade on;
+   * handshakes still on their way are not (a few more may get through). */
+  host = soup_server_message_get_remote_host (msg);
+  if (host && GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address,
+              host)) >= server->max_per_address) {
+    gchar *m = g_strdup_printf ("Too many signalling connections from this "
+        "address (at most %u at once)", server->max_per_address);
+
+    GST_INFO ("refusing a signalling connection from %s: %u open", host,
+        server->max_per_address);
+    otc_router_reply_error (msg, HTTP_TOO_MANY_REQUESTS, m);
+    g_free (m);
     return;
   }
   /* no extensions offered back: see above */
@@ -203,6 +246,11 @@ otc_router_server_new (const OtcRouterConfig * config, GError ** error)
       (GDestroyNotify) otc_router_client_free, NULL);
   server->archives = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) otc_router_archive_free);
+  server->per_address = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, NULL);
+  server->max_per_address = config->max_connections_per_address ?
+      config->max_connections_per_address :
+      OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS;
 
   server->soup = soup_server_new ("server-header", "otc-router", NULL);
   soup_server_add_handler (server->soup, OTC_SIGNALLING_PATH,
@@ -254,6 +302,7 @@ otc_router_server_free (OtcRouterServer * server)
     g_object_unref (server->soup);
   }
   g_hash_table_unref (server->clients);
+  g_hash_table_unref (server->per_address);
   g_hash_table_unref (server->archives);
   g_hash_table_unref (server->sessions);
   otc_router_media_free (server->media);

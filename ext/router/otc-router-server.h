@@ -17,7 +17,12 @@ typedef struct
   const gchar *const *ice_addresses;    /* NULL: loopback when bound to it */
   gboolean e2ee_enabled;        /* the project's E2EE add-on */
   const gchar *archive_dir;     /* NULL: ./archives */
+  /* signalling connections open at once from one address; 0: the default,
+   * OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS */
+  guint max_connections_per_address;
 } OtcRouterConfig;
+
+#define OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS 256
 
 typedef struct _OtcRouterServer OtcRouterServer;
 

@@ -2,7 +2,7 @@
  *
  *   otc-router [--port PORT] [--api-key KEY --api-secret SECRET] [--bind ADDR]
  *              [--ice-address ADDR]... [--disable-e2ee] [--archive-dir DIR]
- *              [--web-dir DIR]
+ *              [--web-dir DIR] [--max-connections-per-address N]
  *   otc-router token --session-id ID [--role ROLE] [--expire-in S] [--data T]
  *   otc-router project-token [--expire-in S]
  *
@@ -24,6 +24,7 @@ static gint opt_port;
 static gboolean opt_disable_e2ee;
 static gchar *opt_archive_dir;
 static gchar *opt_web_dir;
+static gint opt_max_per_address = OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS;
 static gchar *opt_session_id, *opt_role = (gchar *) "publisher", *opt_data;
 static gint64 opt_expire_in = 24 * 3600;
 
@@ -53,6 +54,9 @@ static GOptionEntry server_entries[] = {
   {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_web_dir,
         "The web client served at / (default: web/ of the source tree when "
         "run from the build tree, else the installed copy)", "DIR"},
+  {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT,
+        &opt_max_per_address, "Signalling connections open at once from one "
+        "address; more are refused with 429 (default 256)", "N"},
   {NULL}
 };
 
@@ -264,6 +268,12 @@ main (int argc, char **argv)
   config.ice_addresses = (const gchar * const *) opt_ice;
   config.e2ee_enabled = !opt_disable_e2ee;
   config.archive_dir = opt_archive_dir;
+  if (opt_max_per_address < 1) {
+    g_printerr ("otc-router: --max-connections-per-address must be 1 or "
+        "more\n");
+    return 2;
+  }
+  config.max_connections_per_address = opt_max_per_address;
   if (opt_web_dir != NULL)
     otc_router_static_set_web_dir (opt_web_dir);
   app.server = otc_router_server_new (&config, &error);

@@ -284,7 +284,7 @@ test_iterate_until (gboolean (*done) (gpointer), gpointer data,
 }
 
 TestClient *
-test_client_open (TestRouter * r)
+test_client_try_open (TestRouter * r, guint * status)
 {
   TestClient *c = g_new0 (TestClient, 1);
   /* http://127.0.0.1:PORT -> ws://127.0.0.1:PORT/signal */
@@ -297,13 +297,31 @@ test_client_open (TestRouter * r)
   soup_session_websocket_connect_async (c->session, msg, NULL, NULL, 0, NULL,
       connected_cb, &d);
   fail_unless (test_iterate_until (connect_done, &d, 10000));
-  fail_unless (c->ws != NULL, "websocket: %s", d.error ? d.error->message :
-      "?");
+  g_free (uri);
+  *status = soup_message_get_status (msg);
+  if (c->ws == NULL) {
+    GST_INFO ("websocket refused (%u): %s", *status, d.error ?
+        d.error->message : "?");
+    g_clear_error (&d.error);
+    g_object_unref (msg);
+    g_object_unref (c->session);
+    g_free (c);
+    return NULL;
+  }
+  g_object_unref (msg);
   soup_websocket_connection_set_max_incoming_payload_size (c->ws, 0);
   g_signal_connect (c->ws, "message", G_CALLBACK (on_ws_message), c);
   g_signal_connect (c->ws, "closed", G_CALLBACK (on_ws_closed), c);
-  g_object_unref (msg);
-  g_free (uri);
+  return c;
+}
+
+TestClient *
+test_client_open (TestRouter * r)
+{
+  guint status;
+  TestClient *c = test_client_try_open (r, &status);
+
+  fail_unless (c != NULL, "websocket refused: HTTP %u", status);
   return c;
 }
 

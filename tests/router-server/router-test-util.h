@@ -50,6 +50,9 @@ typedef struct
   gushort close_code;
 } TestClient;
 
+/* NULL when the router refuses the handshake; *@status: its HTTP status
+ * (101 when it was accepted). */
+TestClient *test_client_try_open (TestRouter * r, guint * status);
 TestClient *test_client_open (TestRouter * r);
 void test_client_send (TestClient * c, const gchar * json);
 void test_client_send_object (TestClient * c, JsonObject * msg);

@@ -1556,6 +1556,61 @@ GST_START_TEST (test_no_compression)
 
 GST_END_TEST;
 
+static gboolean
+never (gpointer unused)
+{
+  return FALSE;
+}
+
+/* One address has at most --max-connections-per-address signalling
+ * connections open at once, joined or not: more are refused with 429
+ * before the upgrade; a closed one frees its place; HTTP is not limited. */
+GST_START_TEST (test_connections_per_address)
+{
+  const gchar *args[] = { "--max-connections-per-address", "3", NULL };
+  TestRouter *r = test_router_start (args);
+  gchar *session = test_create_session (r, "e2ee=true");
+  gchar *token = test_client_token (session, "publisher", 600);
+  TestClient *c[3], *extra;
+  JsonObject *connected;
+  guint status, i, refused = 0;
+  gint64 deadline;
+
+  for (i = 0; i < 3; i++)
+    c[i] = test_client_open (r);
+  connected = test_client_connect (c[0], token);
+  fail_unless (connected != NULL);
+  json_object_unref (connected);
+  fail_unless (test_client_try_open (r, &status) == NULL);
+  fail_unless_equals_int (status, 429);
+  /* REST from the same address goes on */
+  g_free (session);
+  session = test_create_session (r, "e2ee=true");
+  fail_unless (session != NULL);
+
+  /* a connection that closes frees its place once the router sees it */
+  test_client_free (c[1]);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while ((extra = test_client_try_open (r, &status)) == NULL
+      && g_get_monotonic_time () < deadline) {
+    fail_unless_equals_int (status, 429);
+    refused++;
+    test_iterate_until (never, NULL, 20);
+  }
+  fail_unless (extra != NULL, "no place after a close (HTTP %u)", status);
+  GST_INFO ("a place came free after %u refusals", refused);
+  fail_unless (test_client_try_open (r, &status) == NULL);
+  fail_unless_equals_int (status, 429);
+  test_client_free (extra);
+  test_client_free (c[0]);
+  test_client_free (c[2]);
+  g_free (token);
+  g_free (session);
+  test_router_stop (r);
+}
+
+GST_END_TEST;
+
 /* Streams @n copies of @frame to @fd, which never reads, until the router
  * closes the connection (TRUE) or all are sent (FALSE); the router's
  * largest RSS meanwhile in @rss_max. */
@@ -1784,6 +1839,7 @@ signalling_suite (void)
   tcase_add_test (tc, test_no_compression);
   tcase_add_test (tc, test_bad_frames_and_floods);
   tcase_add_test (tc, test_client_that_stops_reading);
+  tcase_add_test (tc, test_connections_per_address);
   return s;
 }
 
