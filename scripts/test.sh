@@ -38,7 +38,7 @@ passed = failed = 0
 # what a failed test said: its failed checks and GLib warnings (so that
 # the end of a CI log says what failed, not only where)
 def why(t):
-    out = t.get("stdout", "") + "\n" + (t.get("stderr") or "")
+    out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
     lines = [l for l in out.splitlines()
              if re.search(r":[FE]:|WARNING \*\*|CRITICAL \*\*|ERROR:", l)]
     for l in lines[:6]:
@@ -47,7 +47,7 @@ try:
     for line in open(sys.argv[1]):
         t = json.loads(line)
         m = None
-        for l in t.get("stdout", "").splitlines():
+        for l in (t.get("stdout") or "").splitlines():
             m = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", l) or m
         if m:
             n, f, e = map(int, m.groups())

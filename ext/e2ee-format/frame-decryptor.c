@@ -16,6 +16,7 @@ typedef struct
   guint64 kid;
   guint64 last_use;
   StreamState state;
+  gboolean report_pending;      /* mismatched, its report deferred */
   OtcReplayWindow window;
 } Stream;
 
@@ -35,23 +36,47 @@ struct _OtcFrameDecryptor
    * streams that authenticated): remembered here so that they are
    * reported once, and matched when they come good. */
   guint64 unslotted[16];
+  gboolean unslotted_pending[16];       /* report deferred */
   guint n_unslotted;
   guint next_unslotted;
 };
 
-static gboolean
-unslotted_find (OtcFrameDecryptor * dec, guint64 kid, gboolean remove)
+static gint
+unslotted_index (OtcFrameDecryptor * dec, guint64 kid)
 {
   guint i;
 
   for (i = 0; i < dec->n_unslotted; i++) {
-    if (dec->unslotted[i] == kid) {
-      if (remove)
-        dec->unslotted[i] = dec->unslotted[--dec->n_unslotted];
-      return TRUE;
-    }
+    if (dec->unslotted[i] == kid)
+      return i;
   }
-  return FALSE;
+  return -1;
+}
+
+/* With @remove, *@pending (when not NULL) receives whether its report was
+ * deferred. */
+static gboolean
+unslotted_find_full (OtcFrameDecryptor * dec, guint64 kid, gboolean remove,
+    gboolean * pending)
+{
+  gint i = unslotted_index (dec, kid);
+
+  if (i < 0)
+    return FALSE;
+  if (pending)
+    *pending = dec->unslotted_pending[i];
+  if (remove) {
+    dec->n_unslotted--;
+    dec->unslotted[i] = dec->unslotted[dec->n_unslotted];
+    dec->unslotted_pending[i] = dec->unslotted_pending[dec->n_unslotted];
+  }
+  return TRUE;
+}
+
+static gboolean
+unslotted_find (OtcFrameDecryptor * dec, guint64 kid, gboolean remove)
+{
+  return unslotted_find_full (dec, kid, remove, NULL);
 }
 
 /* MISMATCH the first time @kid is reported without a slot, NONE after
@@ -59,13 +84,16 @@ unslotted_find (OtcFrameDecryptor * dec, guint64 kid, gboolean remove)
 static OtcStreamEvent
 unslotted_mismatch (OtcFrameDecryptor * dec, guint64 kid)
 {
+  guint i;
+
   if (unslotted_find (dec, kid, FALSE))
     return OTC_STREAM_EVENT_NONE;
   if (dec->n_unslotted < G_N_ELEMENTS (dec->unslotted))
-    dec->unslotted[dec->n_unslotted++] = kid;
+    i = dec->n_unslotted++;
   else
-    dec->unslotted[dec->next_unslotted++ % G_N_ELEMENTS (dec->unslotted)] =
-        kid;
+    i = dec->next_unslotted++ % G_N_ELEMENTS (dec->unslotted);
+  dec->unslotted[i] = kid;
+  dec->unslotted_pending[i] = FALSE;
   return OTC_STREAM_EVENT_MISMATCH;
 }
 
@@ -260,14 +288,17 @@ otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec, guint64 kid)
 }
 
 void
-otc_frame_decryptor_forget_mismatch (OtcFrameDecryptor * dec, guint64 kid)
+otc_frame_decryptor_defer_report (OtcFrameDecryptor * dec, guint64 kid)
 {
   Stream *stream = find_stream (dec, kid);
+  gint i;
 
-  if (stream == NULL)
-    unslotted_find (dec, kid, TRUE);
-  else if (stream->state == STREAM_MISMATCHED)
-    stream->state = STREAM_NEW;
+  if (stream != NULL) {
+    if (stream->state == STREAM_MISMATCHED)
+      stream->report_pending = TRUE;
+  } else if ((i = unslotted_index (dec, kid)) >= 0) {
+    dec->unslotted_pending[i] = TRUE;
+  }
 }
 
 void
@@ -328,24 +359,42 @@ otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
   if (status == OTC_FRAME_OK && stream == &scratch) {
     /* it authenticated: now it may take the least recently used slot */
     Stream *slot = pick_victim (dec);
+    gboolean pending = FALSE;
 
     init_stream (dec, slot, info.kid);
-    if (unslotted_find (dec, info.kid, TRUE))
+    if (unslotted_find_full (dec, info.kid, TRUE, &pending)) {
       slot->state = STREAM_MISMATCHED;  /* reported: a match follows */
+      slot->report_pending = pending;
+    }
     stream = slot;
   } else if (status == OTC_FRAME_AUTH_FAILED && stream == &scratch) {
-    if (!(flags & OTC_UNPROTECT_DEFER_MISMATCH))
+    gint i = unslotted_index (dec, info.kid);
+
+    if (i >= 0 && dec->unslotted_pending[i]) {
+      dec->unslotted_pending[i] = FALSE;
+      res->event = OTC_STREAM_EVENT_MISMATCH;
+      res->report_retry = TRUE;
+    } else if (!(flags & OTC_UNPROTECT_DEFER_MISMATCH)) {
       res->event = unslotted_mismatch (dec, info.kid);
+    }
     res->was_mismatched = unslotted_find (dec, info.kid, FALSE);
     return;
   }
   if (status == OTC_FRAME_OK) {
     otc_replay_window_accept (&stream->window, info.ctr);
     stream->authenticated = TRUE;
-    if (stream->state == STREAM_MISMATCHED)
+    if (stream->state == STREAM_MISMATCHED) {
       res->event = OTC_STREAM_EVENT_MATCH;
+      res->match_unreported = stream->report_pending;
+    }
+    stream->report_pending = FALSE;
     stream->state = STREAM_DECRYPTING;
     res->out_len = OTC_FRAME_INFO_PLAIN_SIZE (&info);
+  } else if (status == OTC_FRAME_AUTH_FAILED
+      && stream->state == STREAM_MISMATCHED && stream->report_pending) {
+    stream->report_pending = FALSE;
+    res->event = OTC_STREAM_EVENT_MISMATCH;
+    res->report_retry = TRUE;
   } else if (status == OTC_FRAME_AUTH_FAILED
       && !(flags & OTC_UNPROTECT_DEFER_MISMATCH)) {
     if (stream->state != STREAM_MISMATCHED)

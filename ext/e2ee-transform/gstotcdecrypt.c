@@ -396,30 +396,42 @@ gst_otc_decrypt_report_internal (GstOtcDecrypt * self,
  * stream is declared mismatched: during a secret change the sender may
  * switch keys before this side has derived (or even been given) the new
  * secret, and those frames decrypt once it has. */
+/* @retry: the stream's mismatch was declared before, its report held
+ * back by the limit; this is one of its later failing frames. A report
+ * held back is tried again at each of them, so that a real mismatch among
+ * forged KIDs is reported once the limit allows. */
 static void
 gst_otc_decrypt_post_mismatch (GstOtcDecrypt * self, guint64 kid,
-    gboolean first_for_kid, gint64 now)
+    gboolean first_for_kid, gboolean retry, gint64 now)
 {
   OtcUnprotectResult r = { 0 };
 
   r.first_for_kid = first_for_kid;
-  GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " does not decrypt", kid);
-  GST_OBJECT_LOCK (self);
-  self->mismatches++;
-  GST_OBJECT_UNLOCK (self);
+  if (!retry) {
+    GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " does not decrypt",
+        kid);
+    GST_OBJECT_LOCK (self);
+    self->mismatches++;
+    GST_OBJECT_UNLOCK (self);
+  }
   if (gst_otc_decrypt_allow_report (self, &r, now)) {
     GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MISMATCH,
         OTC_E2EE_ERROR_ENCRYPTION_SECRET_MISMATCH,
         "Frames do not decrypt with the encryption secret set here");
     gst_otc_message_set_key_id (s, kid);
     gst_otc_message_post (GST_ELEMENT (self), s);
+    if (retry) {
+      GST_OBJECT_LOCK (self);
+      self->reports_suppressed--;
+      GST_OBJECT_UNLOCK (self);
+    }
   } else {
-    /* not reported: the stream's next failing frame tries again, so that
-     * a real mismatch among forged KIDs is reported once the flood eases */
-    otc_frame_decryptor_forget_mismatch (self->decryptor, kid);
-    GST_OBJECT_LOCK (self);
-    self->reports_suppressed++;
-    GST_OBJECT_UNLOCK (self);
+    otc_frame_decryptor_defer_report (self->decryptor, kid);
+    if (!retry) {
+      GST_OBJECT_LOCK (self);
+      self->reports_suppressed++;
+      GST_OBJECT_UNLOCK (self);
+    }
   }
 }
 
@@ -438,7 +450,8 @@ gst_otc_decrypt_drop_held (GstOtcDecrypt * self, gboolean declare,
     if (!only_kid || f->kid == kid) {
       if (declare && otc_frame_decryptor_declare_mismatch (self->decryptor,
               f->kid) == OTC_STREAM_EVENT_MISMATCH)
-        gst_otc_decrypt_post_mismatch (self, f->kid, f->first_for_kid, now);
+        gst_otc_decrypt_post_mismatch (self, f->kid, f->first_for_kid, FALSE,
+            now);
       GST_OBJECT_LOCK (self);
       self->auth_failures++;
       GST_OBJECT_UNLOCK (self);
@@ -491,8 +504,10 @@ gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * buf,
       *held = TRUE;
       return FALSE;
     }
-    res.event = otc_frame_decryptor_declare_mismatch (self->decryptor,
-        res.kid);
+    /* (unless its held-back report is due again) */
+    if (res.event == OTC_STREAM_EVENT_NONE)
+      res.event = otc_frame_decryptor_declare_mismatch (self->decryptor,
+          res.kid);
   }
   /* A stream that decrypts: what it left behind was damaged, not a
    * secret change. */
@@ -555,7 +570,13 @@ gst_otc_decrypt_process (GstOtcDecrypt * self, GstBuffer * buf,
   }
 
   if (res.event == OTC_STREAM_EVENT_MISMATCH) {
-    gst_otc_decrypt_post_mismatch (self, res.kid, res.first_for_kid, now);
+    gst_otc_decrypt_post_mismatch (self, res.kid, res.first_for_kid,
+        res.report_retry, now);
+  } else if (res.event == OTC_STREAM_EVENT_MATCH && res.match_unreported) {
+    /* its mismatch was never reported (held back by the limit): no match
+     * either; it stays counted in reports-suppressed */
+    GST_INFO_OBJECT (self, "Stream %" G_GUINT64_FORMAT " decrypts again",
+        res.kid);
   } else if (res.event == OTC_STREAM_EVENT_MATCH) {
     GstStructure *s = gst_otc_message_new (GST_OTC_MSG_SECRET_MATCH, 0,
         "Frames decrypt again");

@@ -1328,11 +1328,105 @@ all_closed (gpointer data)
 /* A subscriber that leaves does not disturb the others; a publisher that
  * leaves takes its subscribers along (closed callbacks), and its stream is
  * gone. */
+/* Steady state of a subscriber leg: no event goes down its transport.
+ * (webrtcbin's rtpfunnel once sent the other stream's segment and a TOS
+ * event there at every audio/video switch.) */
+static GstPadProbeReturn
+count_event (GstPad * pad, GstPadProbeInfo * info, gpointer counter)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  GST_INFO_OBJECT (pad, "%" GST_PTR_FORMAT, event);
+  g_atomic_int_inc ((gint *) counter);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The rtp_sink pad of @sub's leg's transport (webrtcbin's TransportSendBin),
+ * its downstream events counted in @counter until the probe is removed. */
+static GstPad *
+count_transport_events (Client * sub, gint * counter, gulong * probe)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (sub->leg->webrtc));
+  GValue v = G_VALUE_INIT;
+  GstPad *pad = NULL;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+
+    if (pad == NULL && g_str_equal (G_OBJECT_TYPE_NAME (e),
+            "TransportSendBin"))
+      pad = gst_element_get_static_pad (e, "rtp_sink");
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  fail_unless (pad != NULL, "no transport in %s", sub->name);
+  *probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      count_event, counter, NULL);
+  return pad;
+}
+
+/* The state of that race, made on purpose: every tee pad of the router
+ * lets the stream-start go by as if it had passed it on (HANDLED: marked
+ * received, never sent). The legs must still get it before the caps, the
+ * segment and the first buffer (else GStreamer's "Got data flow before
+ * stream-start" warning, fatal here, or assert_leg_events fails). */
+static GstPadProbeReturn
+swallow_stream_start (GstPad * pad, GstPadProbeInfo * info, gpointer unused)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_STREAM_START)
+    return GST_PAD_PROBE_OK;
+  gst_event_unref (event);
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  return GST_PAD_PROBE_HANDLED;
+}
+
+static void
+on_tee_pad_added (GstElement * tee, GstPad * pad, gpointer unused)
+{
+  if (GST_PAD_IS_SRC (pad))
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        swallow_stream_start, NULL, NULL);
+}
+
+static void
+on_router_element_added (GstBin * bin, GstElement * element, gpointer unused)
+{
+  GstElementFactory *f = gst_element_get_factory (element);
+
+  if (f != NULL && g_str_equal (GST_OBJECT_NAME (f), "tee"))
+    g_signal_connect (element, "pad-added", G_CALLBACK (on_tee_pad_added),
+        NULL);
+}
+
+GST_START_TEST (test_leg_missed_stream_start)
+{
+  Client *pub, *sub;
+  Enough enough = { &sub, 1, 10, 10 };
+  gulong id = g_signal_connect (media->pipeline, "element-added",
+      G_CALLBACK (on_router_element_added), NULL);
+
+  pub = publisher_new (STREAM, TRUE, TRUE);
+  sub = subscriber_new ("subscriber", STREAM, TRUE);
+  wait_for_media (&enough);
+  assert_leg_events (sub);
+  client_free (sub);
+  client_free (pub);
+  g_signal_handler_disconnect (media->pipeline, id);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_publisher_leaves)
 {
   Client *pub, *subs[3], *rest[2];
   Enough enough = { subs, 3, 10, 10 };
   gpointer cond[2];
+  GstPad *transport;
+  gulong probe;
+  gint events = 0;
   guint n, i;
   GError *err = NULL;
 
@@ -1351,11 +1445,15 @@ GST_START_TEST (test_publisher_leaves)
   otc_media_leg_close (subs[0]->leg);
   subs[0]->leg = NULL;
   fail_unless_equals_uint64 (stream_stat (STREAM, "subscribers"), 2);
+  transport = count_transport_events (subs[1], &events, &probe);
   n = capture_len (&subs[1]->dec_video) + 30;
   cond[0] = subs[1];
   cond[1] = &n;
   fail_unless (wait_for (more_frames, cond, WAIT_MS),
       "forwarding stopped when a subscriber left");
+  gst_pad_remove_probe (transport, probe);
+  gst_object_unref (transport);
+  fail_unless_equals_int (g_atomic_int_get (&events), 0);
   n = capture_len (&subs[2]->dec_video) + 5;
   cond[0] = subs[2];
   fail_unless (wait_for (more_frames, cond, WAIT_MS));
@@ -1865,6 +1963,7 @@ router_media_suite (void)
   tcase_add_test (tc, test_no_plaintext_forwarded);
   tcase_add_test (tc, test_keyframe_requests);
   tcase_add_test (tc, test_publisher_leaves);
+  tcase_add_test (tc, test_leg_missed_stream_start);
   tcase_add_test (tc, test_bad_input);
   tcase_add_test (tc, test_ice_addresses);
   tcase_add_test (tc, test_recording);

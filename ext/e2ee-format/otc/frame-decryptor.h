@@ -33,6 +33,10 @@ typedef struct
   gboolean first_for_kid;       /* no frame of this KID authenticated
                                  * before: a new, unvouched stream */
   gboolean was_mismatched;      /* the stream was mismatched before */
+  gboolean report_retry;        /* event MISMATCH again: its report was
+                                 * deferred (otc_frame_decryptor_defer_report) */
+  gboolean match_unreported;    /* event MATCH of a stream whose mismatch
+                                 * report was deferred and never made */
 } OtcUnprotectResult;
 
 typedef enum
@@ -75,11 +79,11 @@ void otc_frame_decryptor_unprotect_full (OtcFrameDecryptor * dec,
 OtcStreamEvent otc_frame_decryptor_declare_mismatch (OtcFrameDecryptor * dec,
     guint64 kid);
 
-/* Undoes a declared mismatch of stream @kid that could not be reported
- * (the caller's report limit): the stream's next frame that fails is a
- * mismatch again, and a MISMATCH event again, so that the report is not
- * lost for good. */
-void otc_frame_decryptor_forget_mismatch (OtcFrameDecryptor * dec,
-    guint64 kid);
+/* The MISMATCH event of stream @kid could not be reported (the caller's
+ * report limit): the stream stays mismatched, and its next frame that
+ * fails to authenticate gives the event again, with report_retry set
+ * (whatever the flags), until it is reported; a MATCH before that has
+ * match_unreported set. Nothing when the stream is not mismatched. */
+void otc_frame_decryptor_defer_report (OtcFrameDecryptor * dec, guint64 kid);
 
 G_END_DECLS

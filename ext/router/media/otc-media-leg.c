@@ -215,17 +215,15 @@ done:
   return text;
 }
 
-/* webrtcbin syncs each send path to the clock (clocksync sync=true): a
- * forwarder would hold every packet for its jitterbuffer latency. Measured
- * by otc-router-bench: p99 added latency ~110 ms with it, 3-4 ms without
- * (N = 1, 5). */
 /* rtpfunnel src pad of a leg: webrtcbin marks each stream with a sticky
  * "GstWebRtcBinUpdateTos" event (its m-line's mid), which rtpfunnel sends
  * down the transport, where the ICE socket's TOS is set from the
  * transceiver's priority, whenever the stream of the packets changes, that
  * is up to a hundred times a second with audio and video interleaved. The
  * router gives its transceivers no priority, so all streams have the same
- * TOS: the first event goes on, later ones stop here. */
+ * TOS: the first event goes on, later ones stop here. (Should the router
+ * ever set a sender's priority, this probe must go: the TOS would stay
+ * that of the first stream.) */
 static GstPadProbeReturn
 funnel_tos_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -242,6 +240,10 @@ funnel_tos_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_HANDLED;
 }
 
+/* webrtcbin syncs each send path to the clock (clocksync sync=true): a
+ * forwarder would hold every packet for its jitterbuffer latency. Measured
+ * by otc-router-bench: p99 added latency ~110 ms with it, 3-4 ms without
+ * (N = 1, 5). */
 static void
 leg_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
     gpointer user_data)
@@ -692,7 +694,9 @@ tee_sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     g_mutex_lock (&media->lock);
     if (stream->leg->segment) {
       gst_event_parse_segment (stream->leg->segment, &have);
-      if (gst_segment_is_equal (seg, have)) {
+      if (gst_segment_is_equal (seg, have)
+          && gst_event_get_running_time_offset (event) ==
+          gst_event_get_running_time_offset (stream->leg->segment)) {
         gst_event_unref (event);
         GST_PAD_PROBE_INFO_DATA (info) = gst_event_ref (stream->leg->segment);
         g_mutex_unlock (&media->lock);
@@ -1333,6 +1337,7 @@ subscriber_negotiate (OtcMediaLeg * leg, GError ** error)
         g_ptr_array_index (caps, i), NULL);
     if (g_object_class_find_property (G_OBJECT_GET_CLASS (trans), "do-nack"))
       g_object_set (trans, "do-nack", FALSE, NULL);
+    /* (no sender priority: funnel_tos_probe relies on it) */
     g_object_unref (trans);
   }
   offer = webrtc_create_local (leg->webrtc, GST_WEBRTC_SDP_TYPE_OFFER, error);

@@ -941,7 +941,7 @@ GST_START_TEST (test_suppressed_mismatch_reported_later)
   GstHarness *h = new_harness_full (&bus, "audio/x-opus",
       "encryption-secret", SECRET, "mismatch-delay", 0, NULL);
   guint8 data[60];
-  guint64 forged = 1000, genuine = 0, before;
+  guint64 forged = 1000, genuine = 0, before, mismatches = 0;
   guint i, n_all, posted = 0, n_genuine = 0, attempts;
   gint64 deadline;
 
@@ -964,6 +964,7 @@ GST_START_TEST (test_suppressed_mismatch_reported_later)
     wrong = otc_test_protect_all (frames, OTC_CODEC_OPUS, WRONG, "", genuine,
         0);
     before = otc_test_stats_u64 (h->element, "reports-suppressed");
+    mismatches = otc_test_stats_u64 (h->element, "mismatches");
     gst_harness_push (h, gst_buffer_ref (g_ptr_array_index (wrong, 0)));
     n_genuine = count_mismatch_reports_for (bus, genuine, &n_all);
     posted += n_all;
@@ -990,6 +991,12 @@ GST_START_TEST (test_suppressed_mismatch_reported_later)
   posted += n_all;
   fail_unless_equals_int (n_genuine, 1);
   fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  /* one mismatch, however many frames tried to report it; no longer
+   * counted as suppressed once reported */
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element, "mismatches"),
+      mismatches + 1);
+  fail_unless_equals_uint64 (otc_test_stats_u64 (h->element,
+          "reports-suppressed"), before);
   /* every declared mismatch was either reported or counted suppressed */
   fail_unless_equals_uint64 (otc_test_stats_u64 (h->element, "mismatches"),
       posted + otc_test_stats_u64 (h->element, "reports-suppressed"));
