@@ -44,6 +44,10 @@ if [ ! -f build/build.ninja ]; then
 fi
 ninja -C build
 # playwright-core for tests/browser/e2e.mjs, from the npm registry
-if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+# (again when the lock file changed since: a stamp in node_modules)
+stamp=tests/browser/node_modules/.otc-package-lock.json
+if command -v npm >/dev/null 2>&1 \
+    && ! cmp -s tests/browser/package-lock.json "$stamp"; then
   npm ci --prefix tests/browser --no-audit --no-fund
+  cp tests/browser/package-lock.json "$stamp"
 fi

@@ -40,7 +40,8 @@ passed = failed = 0
 def why(t):
     out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
     lines = [l for l in out.splitlines()
-             if re.search(r":[FE]:|WARNING \*\*|CRITICAL \*\*|ERROR:", l)]
+             if re.search(r":[FE]:|WARNING \*\*|CRITICAL \*\*|ERROR:|"
+                          r"^\w*Error\b|^Error:|requires Node", l)]
     for l in lines[:6]:
         print(f"      {l[:300]}")
 try:
