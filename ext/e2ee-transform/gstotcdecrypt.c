@@ -395,9 +395,8 @@ gst_otc_decrypt_report_internal (GstOtcDecrypt * self,
 /* Frames that fail to authenticate are held for a while before the
  * stream is declared mismatched: during a secret change the sender may
  * switch keys before this side has derived (or even been given) the new
- * secret, and those frames decrypt once it has.
- *
- * @retry: the stream's mismatch was declared before, its report held
+ * secret, and those frames decrypt once it has. */
+/* @retry: the stream's mismatch was declared before, its report held
  * back by the limit; this is one of its later failing frames. A report
  * held back is tried again at each of them, so that a real mismatch among
  * forged KIDs is reported once the limit allows. */

@@ -883,6 +883,19 @@ otc_media_output_new (OtcMediaLeg * publisher, guint stream_index,
   return out;
 }
 
+static gboolean
+copy_missing_sticky (GstPad * pad, GstEvent ** event, gpointer user_data)
+{
+  GstPad *to = user_data;
+  GstEvent *have = gst_pad_get_sticky_event (to, GST_EVENT_TYPE (*event), 0);
+
+  if (have == NULL)
+    gst_pad_store_sticky_event (to, *event);
+  else
+    gst_event_unref (have);
+  return TRUE;
+}
+
 /* Context thread: requests a tee pad and links it to @out->sink_pad. */
 gboolean
 otc_media_output_link (OtcOutput * out)
@@ -902,7 +915,17 @@ otc_media_output_link (OtcOutput * out)
   if (tee == NULL)
     return FALSE;
   tee_pad = gst_element_request_pad_simple (tee, "src_%u");
-  /* (events the pad missed: output_event_probe) */
+  /* tee copies the sink pad's sticky events to a new pad before the pad is
+   * in its list: an event stored in between (the stream's first, while
+   * this output is linked as the media starts) reaches neither, and the
+   * first buffer then flows without stream-start. Copied again now that
+   * the pad is in the list: whatever comes later is forwarded to it. */
+  {
+    GstPad *tee_sink = gst_element_get_static_pad (tee, "sink");
+
+    gst_pad_sticky_events_foreach (tee_sink, copy_missing_sticky, tee_pad);
+    gst_object_unref (tee_sink);
+  }
   gst_pad_add_probe (tee_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
       output_event_probe, otc_media_output_ref (out),
       (GDestroyNotify) otc_media_output_unref);
