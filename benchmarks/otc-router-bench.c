@@ -77,6 +77,7 @@ static gboolean opt_no_direct = FALSE;
 static gboolean opt_no_netns = FALSE;
 static gchar *opt_perf = NULL;
 static gchar *opt_router = NULL;
+static gchar *opt_transport = NULL;
 static gint opt_video_kbps = 1000;
 
 typedef struct
@@ -494,7 +495,8 @@ print_machine (const gchar * router_path)
 #ifdef OTC_BUILD_TYPE
   g_print ("  build:     %s\n", OTC_BUILD_TYPE);
 #endif
-  g_print ("  router:    %s\n", router_path);
+  g_print ("  router:    %s (subscriber transport: %s)\n", router_path,
+      opt_transport ? opt_transport : "its default");
   g_print ("  network:   %s\n", only_loopback () ?
       "loopback-only network namespace" : "NOT isolated (--no-netns)");
   g_print ("  load:      1 publisher, VP8 640x480 30 fps CBR %d kbit/s "
@@ -848,6 +850,9 @@ main (int argc, char **argv)
           "window into FILE and print a summary", "FILE"},
     {"router", 0, 0, G_OPTION_ARG_FILENAME, &opt_router,
         "The otc-router executable (default: the build's)", "PATH"},
+    {"subscriber-transport", 0, 0, G_OPTION_ARG_STRING, &opt_transport,
+          "Passed to otc-router: direct or webrtcbin (default: the "
+          "router's)", "T"},
     {"no-netns", 0, 0, G_OPTION_ARG_NONE, &opt_no_netns,
         "Do not re-run under tests/netns-run.sh (a loopback-only network "
           "namespace)", NULL},
@@ -916,7 +921,7 @@ main (int argc, char **argv)
     g_ptr_array_add (windows, w);
   }
 
-  router = bench_router_start (opt_router, &error);
+  router = bench_router_start (opt_router, opt_transport, &error);
   if (router == NULL) {
     g_printerr ("otc-router-bench: %s\n", error->message);
     goto out;

@@ -39,7 +39,8 @@ random_hex (guint bytes)
 }
 
 BenchRouter *
-bench_router_start (const gchar * path, GError ** error)
+bench_router_start (const gchar * path, const gchar * subscriber_transport,
+    GError ** error)
 {
   BenchRouter *r = g_new0 (BenchRouter, 1);
   gchar **envp = g_get_environ ();
@@ -64,13 +65,20 @@ bench_router_start (const gchar * path, GError ** error)
   secret_arg = g_strconcat ("--api-secret-file=", secret_file, NULL);
   archive_arg = g_strconcat ("--archive-dir=", r->state_dir, NULL);
   {
+    gchar *transport_arg = subscriber_transport ?
+        g_strconcat ("--subscriber-transport=", subscriber_transport, NULL) :
+        NULL;
     const gchar *argv[] = { path, "--port=0", "--bind=127.0.0.1", key_arg,
-      secret_arg, archive_arg, NULL
+      secret_arg, archive_arg, transport_arg, NULL
     };
+    gboolean spawned;
 
-    if (!g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
-            G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, &r->pid, NULL,
-            &r->out_fd, NULL, error)) {
+    spawned = g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
+        G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, &r->pid, NULL,
+        &r->out_fd, NULL, error);
+    g_free (transport_arg);
+
+    if (!spawned) {
       g_free (key_arg);
       g_free (secret_arg);
       g_free (archive_arg);

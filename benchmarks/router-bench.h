@@ -52,7 +52,10 @@ typedef struct
   guint threads;
 } BenchProcSample;
 
-BenchRouter *bench_router_start (const gchar * path, GError ** error);
+/* @subscriber_transport: otc-router's --subscriber-transport, NULL for its
+ * default */
+BenchRouter *bench_router_start (const gchar * path,
+    const gchar * subscriber_transport, GError ** error);
 /* SIGTERM, bounded wait; the exit status (-1: killed after the wait). */
 gint bench_router_stop (BenchRouter * router);
 gboolean bench_proc_sample (GPid pid, BenchProcSample * sample);

@@ -11,6 +11,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice
   libgstreamer-plugins-bad1.0-dev libnice-dev libsoup-3.0-dev libjwt-dev
+  libsrtp2-dev
   iproute2 util-linux
   clang valgrind python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes (only

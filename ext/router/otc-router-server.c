@@ -236,6 +236,10 @@ otc_router_server_new (const OtcRouterConfig * config, GError ** error)
     g_free (server);
     return NULL;
   }
+  otc_router_media_set_subscriber_transport (server->media,
+      config->webrtcbin_subscribers ?
+      OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_WEBRTCBIN :
+      OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_DIRECT);
   server->auth = otc_router_auth_new (config->api_key, config->api_secret);
   server->e2ee_enabled = config->e2ee_enabled;
   server->archive_dir = g_strdup (config->archive_dir ? config->archive_dir :

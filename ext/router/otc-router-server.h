@@ -20,6 +20,9 @@ typedef struct
   /* signalling connections open at once from one address; 0: the default,
    * OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS */
   guint max_connections_per_address;
+  /* how subscriber legs send: TRUE, each on its own webrtcbin; FALSE
+   * (the default), direct (ICE + DTLS-SRTP driven by the router) */
+  gboolean webrtcbin_subscribers;
 } OtcRouterConfig;
 
 #define OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS 256

@@ -3,6 +3,7 @@
  *   otc-router [--port PORT] [--api-key KEY --api-secret SECRET] [--bind ADDR]
  *              [--ice-address ADDR]... [--disable-e2ee] [--archive-dir DIR]
  *              [--web-dir DIR] [--max-connections-per-address N]
+ *              [--subscriber-transport direct|webrtcbin]
  *   otc-router token --session-id ID [--role ROLE] [--expire-in S] [--data T]
  *   otc-router project-token [--expire-in S]
  *
@@ -24,6 +25,7 @@ static gint opt_port;
 static gboolean opt_disable_e2ee;
 static gchar *opt_archive_dir;
 static gchar *opt_web_dir;
+static gchar *opt_subscriber_transport;
 static gint opt_max_per_address = OTC_ROUTER_DEFAULT_CONNECTIONS_PER_ADDRESS;
 static gchar *opt_session_id, *opt_role = (gchar *) "publisher", *opt_data;
 static gint64 opt_expire_in = 24 * 3600;
@@ -57,6 +59,10 @@ static GOptionEntry server_entries[] = {
   {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT,
         &opt_max_per_address, "Signalling connections open at once from one "
         "address; more are refused with 429 (default 256)", "N"},
+  {"subscriber-transport", 0, 0, G_OPTION_ARG_STRING,
+        &opt_subscriber_transport, "How subscriber legs send: direct "
+        "(default: ICE + DTLS-SRTP driven by the router) or webrtcbin (one "
+        "webrtcbin per subscriber)", "direct|webrtcbin"},
   {NULL}
 };
 
@@ -274,6 +280,16 @@ main (int argc, char **argv)
     return 2;
   }
   config.max_connections_per_address = opt_max_per_address;
+  if (opt_subscriber_transport == NULL
+      || g_str_equal (opt_subscriber_transport, "direct")) {
+    config.webrtcbin_subscribers = FALSE;
+  } else if (g_str_equal (opt_subscriber_transport, "webrtcbin")) {
+    config.webrtcbin_subscribers = TRUE;
+  } else {
+    g_printerr ("otc-router: --subscriber-transport is direct or "
+        "webrtcbin\n");
+    return 2;
+  }
   if (opt_web_dir != NULL)
     otc_router_static_set_web_dir (opt_web_dir);
   app.server = otc_router_server_new (&config, &error);

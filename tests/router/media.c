@@ -403,6 +403,10 @@ client_on_ice_candidate (GstElement * webrtc, guint mline,
 
 /* the router's callbacks */
 
+/* When set, a subscriber's answer goes through it instead of straight to
+ * otc_media_leg_set_remote_answer() */
+static void (*answer_hook) (Client * c, const gchar * answer);
+
 static void
 router_local_description (OtcMediaLeg * leg, const gchar * type,
     const gchar * sdp, gpointer user_data)
@@ -423,8 +427,11 @@ router_local_description (OtcMediaLeg * leg, const gchar * type,
     client_set_description (c, "set-remote-description",
         GST_WEBRTC_SDP_TYPE_OFFER, sdp);
     answer = client_create_local (c, GST_WEBRTC_SDP_TYPE_ANSWER);
-    fail_unless (otc_media_leg_set_remote_answer (leg, answer, &err),
-        "%s", err ? err->message : "");
+    if (answer_hook)
+      answer_hook (c, answer);
+    else
+      fail_unless (otc_media_leg_set_remote_answer (leg, answer, &err),
+          "%s", err ? err->message : "");
     g_free (answer);
   }
   c->remote_ready = TRUE;
@@ -898,9 +905,17 @@ stream_stat (const gchar * stream_id, const gchar * field)
 static void
 assert_leg_events (Client * sub)
 {
-  GstIterator *it = gst_element_iterate_sink_pads (sub->leg->webrtc);
+  GstIterator *it;
   GValue v = G_VALUE_INIT;
   guint n = 0;
+
+  if (sub->leg->webrtc == NULL) {
+    /* a direct leg: no pads, packets go straight to its transport */
+    fail_unless (sub->leg->transport != NULL);
+    fail_unless (otc_srtp_transport_is_connected (sub->leg->transport));
+    return;
+  }
+  it = gst_element_iterate_sink_pads (sub->leg->webrtc);
 
   while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
     GstPad *pad = g_value_get_object (&v);
@@ -938,9 +953,19 @@ setup (void)
   fail_unless (media != NULL, "%s", err ? err->message : "");
 }
 
+/* subscriber legs without webrtcbin (ext/router/transport/) */
+static void
+setup_direct (void)
+{
+  setup ();
+  otc_router_media_set_subscriber_transport (media,
+      OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_DIRECT);
+}
+
 static void
 teardown (void)
 {
+  answer_hook = NULL;
   otc_router_media_free (media);
   media = NULL;
   /* whatever the media left queued */
@@ -1445,14 +1470,18 @@ GST_START_TEST (test_publisher_leaves)
   otc_media_leg_close (subs[0]->leg);
   subs[0]->leg = NULL;
   fail_unless_equals_uint64 (stream_stat (STREAM, "subscribers"), 2);
-  transport = count_transport_events (subs[1], &events, &probe);
+  /* (a direct leg has no GStreamer transport: nothing to count) */
+  transport = subs[1]->leg->webrtc ?
+      count_transport_events (subs[1], &events, &probe) : NULL;
   n = capture_len (&subs[1]->dec_video) + 30;
   cond[0] = subs[1];
   cond[1] = &n;
   fail_unless (wait_for (more_frames, cond, WAIT_MS),
       "forwarding stopped when a subscriber left");
-  gst_pad_remove_probe (transport, probe);
-  gst_object_unref (transport);
+  if (transport) {
+    gst_pad_remove_probe (transport, probe);
+    gst_object_unref (transport);
+  }
   fail_unless_equals_int (g_atomic_int_get (&events), 0);
   n = capture_len (&subs[2]->dec_video) + 5;
   cond[0] = subs[2];
@@ -1950,6 +1979,217 @@ GST_START_TEST (test_recording)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* direct subscriber legs */
+
+/* @answer without its lines that start with @prefix, or with @from
+ * replaced by @to in them */
+static gchar *
+answer_edit (const gchar * answer, const gchar * prefix, const gchar * from,
+    const gchar * to)
+{
+  gchar **lines = g_strsplit (answer, "\r\n", -1);
+  GString *out = g_string_new (NULL);
+  gchar **l;
+
+  for (l = lines; *l; l++) {
+    if (**l == '\0')
+      continue;
+    if (g_str_has_prefix (*l, prefix)) {
+      gchar *p;
+
+      if (from == NULL)
+        continue;
+      p = strstr (*l, from);
+      fail_unless (p != NULL, "no \"%s\" in %s", from, *l);
+      g_string_append_len (out, *l, p - *l);
+      g_string_append (out, to);
+      g_string_append (out, p + strlen (from));
+    } else {
+      g_string_append (out, *l);
+    }
+    g_string_append (out, "\r\n");
+  }
+  g_strfreev (lines);
+  return g_string_free (out, FALSE);
+}
+
+static void
+expect_answer_refused (Client * c, gchar * bad, const gchar * what)
+{
+  GError *err = NULL;
+
+  fail_if (otc_media_leg_set_remote_answer (c->leg, bad, &err),
+      "an answer %s was taken", what);
+  fail_unless (g_error_matches (err, OTC_ROUTER_MEDIA_ERROR,
+          OTC_ROUTER_MEDIA_ERROR_INVALID_SDP), "%s: %s", what, err->message);
+  GST_INFO ("answer %s: %s", what, err->message);
+  g_clear_error (&err);
+  g_free (bad);
+}
+
+/* Answers the direct leg cannot use are refused with INVALID_SDP, and the
+ * leg takes a good one afterwards. */
+static void
+refuse_bad_answers (Client * c, const gchar * answer)
+{
+  GError *err = NULL;
+
+  expect_answer_refused (c, answer_edit (answer, "a=ice-ufrag", NULL, NULL),
+      "without a=ice-ufrag");
+  expect_answer_refused (c, answer_edit (answer, "a=ice-pwd", NULL, NULL),
+      "without a=ice-pwd");
+  expect_answer_refused (c, answer_edit (answer, "a=fingerprint", NULL,
+          NULL), "without a=fingerprint");
+  expect_answer_refused (c, answer_edit (answer, "a=fingerprint", "sha-256",
+          "md-17"), "with an unknown fingerprint hash");
+  expect_answer_refused (c, answer_edit (answer, "a=setup", "active",
+          "actpass"), "with a=setup:actpass");
+  fail_unless (otc_media_leg_set_remote_answer (c->leg, answer, &err), "%s",
+      err ? err->message : "");
+  fail_if (otc_media_leg_set_remote_answer (c->leg, answer, &err));
+  fail_unless (g_error_matches (err, OTC_ROUTER_MEDIA_ERROR,
+          OTC_ROUTER_MEDIA_ERROR_INVALID_STATE));
+  g_clear_error (&err);
+}
+
+/* An answer whose fingerprint is not the certificate the peer shows in
+ * the DTLS handshake: a man in the middle. */
+static void
+forge_fingerprint (Client * c, const gchar * answer)
+{
+  const gchar *fp = strstr (answer, "a=fingerprint:sha-256 ");
+  gchar *forged = g_strdup (answer);
+  GError *err = NULL;
+  gchar *digit;
+
+  fail_unless (fp != NULL);
+  digit = forged + (fp - answer) + strlen ("a=fingerprint:sha-256 ");
+  *digit = *digit == '0' ? '1' : '0';
+  fail_unless (otc_media_leg_set_remote_answer (c->leg, forged, &err), "%s",
+      err ? err->message : "");
+  g_free (forged);
+}
+
+static gboolean
+client_closed (gpointer data)
+{
+  return ((Client *) data)->closed;
+}
+
+GST_START_TEST (test_direct_answers)
+{
+  Client *pub, *sub, *forged;
+  Enough enough = { &sub, 1, 10, 10 };
+
+  pub = publisher_new (STREAM, TRUE, TRUE);
+  answer_hook = refuse_bad_answers;
+  sub = subscriber_new ("subscriber", STREAM, TRUE);
+  wait_for_media (&enough);
+
+  /* the forged one is closed once the handshake shows the real
+   * certificate; it never gets a packet, the other one carries on */
+  answer_hook = forge_fingerprint;
+  forged = subscriber_new ("forged", STREAM, TRUE);
+  fail_unless (wait_for (client_closed, forged, WAIT_MS),
+      "a leg with a forged fingerprint stayed open");
+  fail_unless (strstr (forged->closed_reason, "fingerprint") != NULL, "%s",
+      forged->closed_reason);
+  fail_unless_equals_int (capture_len (&forged->rtp), 0);
+  enough.video = capture_len (&sub->dec_video) + 10;
+  enough.audio = 0;
+  wait_for_media (&enough);
+  fail_unless_equals_uint64 (stream_stat (STREAM, "subscribers"), 1);
+
+  client_free (forged);
+  client_free (sub);
+  client_free (pub);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  Client *sub;
+  guint32 ssrc;
+  guint64 packets_sent;
+} SenderReport;
+
+/* The subscriber's RTP session (webrtcbin's rtpbin, session 0: bundled)
+ * received a sender report for the SSRC. */
+static gboolean
+have_sender_report (gpointer data)
+{
+  SenderReport *sr = data;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (sr->sub->webrtc));
+  GValue v = G_VALUE_INIT;
+  GstElement *rtpbin = NULL;
+  GObject *session = NULL, *source = NULL;
+  GstStructure *stats = NULL;
+  gboolean have_sr = FALSE;
+  guint packets = 0;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstElementFactory *f = gst_element_get_factory (e);
+
+    if (rtpbin == NULL && f && g_str_equal (GST_OBJECT_NAME (f), "rtpbin"))
+      rtpbin = gst_object_ref (e);
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  fail_unless (rtpbin != NULL);
+  g_signal_emit_by_name (rtpbin, "get-internal-session", 0, &session);
+  if (session)
+    g_signal_emit_by_name (session, "get-source-by-ssrc", sr->ssrc, &source);
+  if (source)
+    g_object_get (source, "stats", &stats, NULL);
+  if (stats) {
+    GST_LOG ("%" GST_PTR_FORMAT, stats);
+    gst_structure_get (stats, "have-sr", G_TYPE_BOOLEAN, &have_sr,
+        "sr-packet-count", G_TYPE_UINT, &packets, NULL);
+    sr->packets_sent = packets;
+    gst_structure_free (stats);
+  }
+  g_clear_object (&source);
+  g_clear_object (&session);
+  gst_object_unref (rtpbin);
+  return have_sr && packets > 0;
+}
+
+/* Subscribers get RTCP sender reports for each stream they receive (what
+ * lip sync needs), with the packets the leg sent. */
+GST_START_TEST (test_sender_reports)
+{
+  Client *pub, *sub;
+  Enough enough = { &sub, 1, 10, 10 };
+  OtcPublisherStream *stream;
+  SenderReport sr;
+  guint i;
+
+  pub = publisher_new (STREAM, TRUE, TRUE);
+  sub = subscriber_new ("subscriber", STREAM, TRUE);
+  wait_for_media (&enough);
+  for (i = 0; i < 2; i++) {
+    g_mutex_lock (&media->lock);
+    stream = g_ptr_array_index (pub->leg->streams, i);
+    sr.ssrc = stream->ssrc;
+    g_mutex_unlock (&media->lock);
+    sr.sub = sub;
+    sr.packets_sent = 0;
+    fail_unless (wait_for (have_sender_report, &sr, 10000),
+        "no sender report for m-line %u (SSRC %u)", i, sr.ssrc);
+    GST_INFO ("m-line %u: a sender report says %" G_GUINT64_FORMAT
+        " packets sent", i, sr.packets_sent);
+    fail_unless (sr.packets_sent <= capture_len (&sub->rtp) + 1000);
+  }
+  client_free (sub);
+  client_free (pub);
+}
+
+GST_END_TEST;
+
 static Suite *
 router_media_suite (void)
 {
@@ -1967,6 +2207,22 @@ router_media_suite (void)
   tcase_add_test (tc, test_bad_input);
   tcase_add_test (tc, test_ice_addresses);
   tcase_add_test (tc, test_recording);
+  tcase_add_test (tc, test_sender_reports);
+
+  /* the same with direct subscriber legs, and what is theirs alone */
+  tc = tcase_create ("direct");
+  tcase_add_checked_fixture (tc, setup_direct, teardown);
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_forward_e2ee);
+  tcase_add_test (tc, test_no_plaintext_forwarded);
+  tcase_add_test (tc, test_keyframe_requests);
+  tcase_add_test (tc, test_publisher_leaves);
+  tcase_add_test (tc, test_bad_input);
+  tcase_add_test (tc, test_ice_addresses);
+  tcase_add_test (tc, test_recording);
+  tcase_add_test (tc, test_sender_reports);
+  tcase_add_test (tc, test_direct_answers);
   return s;
 }
 

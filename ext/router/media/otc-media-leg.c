@@ -69,6 +69,7 @@ otc_publisher_stream_free (OtcPublisherStream * stream)
 {
   g_assert (stream->trailing_request == NULL);
   gst_clear_caps (&stream->caps);
+  otc_direct_stream_clear (stream);
   gst_clear_object (&stream->src_pad);
   gst_clear_object (&stream->tee);
   g_free (stream);
@@ -95,6 +96,8 @@ otc_media_leg_unref (OtcMediaLeg * leg)
     otc_media_leg_unref (leg->publisher);
   gst_clear_object (&leg->webrtc);
   gst_clear_event (&leg->segment);
+  g_assert (leg->transport == NULL);
+  g_mutex_clear (&leg->direct_lock);
   g_free (leg->stream_id);
   g_free (leg->name);
   otc_router_media_unref (leg->media);
@@ -462,10 +465,17 @@ static void
 on_ice_candidate (GstElement * webrtc, guint mline, const gchar * candidate,
     OtcMediaLeg * leg)
 {
+  if (candidate != NULL)
+    otc_media_leg_add_local_candidate (leg, mline, candidate);
+}
+
+/* Any thread: a local candidate for the caller (after the description). */
+void
+otc_media_leg_add_local_candidate (OtcMediaLeg * leg, guint mline,
+    const gchar * candidate)
+{
   CandidateEvent *ev;
 
-  if (candidate == NULL)
-    return;
   if (g_str_has_prefix (candidate, "a="))
     candidate += 2;
   if (!candidate_address_allowed (leg->media, candidate)) {
@@ -593,6 +603,26 @@ stream_request_keyframe (OtcPublisherStream * stream, const gchar * why)
     stream_send_keyframe_request (stream, pad, ssrc);
     gst_object_unref (pad);
   }
+}
+
+void
+otc_publisher_stream_request_keyframe (OtcPublisherStream * stream,
+    const gchar * why)
+{
+  stream_request_keyframe (stream, why);
+}
+
+/* Any thread, once per output: its first packet goes out now; a new
+ * subscriber (or recording) starts with a key frame. */
+void
+otc_media_output_start (OtcOutput * out)
+{
+  if (!g_atomic_int_compare_and_exchange (&out->started, 0, 1))
+    return;
+  GST_INFO ("%s: media starts on output %u", out->leg ? out->leg->name :
+      "recording", out->stream_index);
+  stream_request_keyframe (g_ptr_array_index (out->publisher->streams,
+          out->stream_index), out->leg ? "new subscriber" : "recording");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -819,12 +849,7 @@ output_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     /* its events went through output_event_probe, unless none was
      * pending: then they may all have been missed */
     output_complete_sticky (out, pad, OUTPUT_ALL_STICKY);
-    /* a new subscriber (or recording) starts with a key frame */
-    g_atomic_int_set (&out->started, 1);
-    GST_INFO ("%s: media starts on output %u", out->leg ? out->leg->name :
-        "recording", out->stream_index);
-    stream_request_keyframe (g_ptr_array_index (out->publisher->streams,
-            out->stream_index), out->leg ? "new subscriber" : "recording");
+    otc_media_output_start (out);
   }
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     ret = gst_pad_chain_list (out->sink_pad,
@@ -879,7 +904,8 @@ otc_media_output_new (OtcMediaLeg * publisher, guint stream_index,
   out->publisher = otc_media_leg_ref (publisher);
   out->leg = leg ? otc_media_leg_ref (leg) : NULL;
   out->stream_index = stream_index;
-  out->sink_pad = gst_object_ref (sink_pad);
+  /* (NULL: a direct subscriber leg's output) */
+  out->sink_pad = sink_pad ? gst_object_ref (sink_pad) : NULL;
   return out;
 }
 
@@ -906,7 +932,7 @@ otc_media_output_link (OtcOutput * out)
   GstElement *tee = NULL;
   GstPad *tee_pad;
 
-  if (out->tee_pad)
+  if (out->tee_pad || (out->sink_pad == NULL && g_atomic_int_get (&out->linked)))
     return TRUE;
   g_mutex_lock (&media->lock);
   if (stream->tee && !out->publisher->closing)
@@ -914,6 +940,12 @@ otc_media_output_link (OtcOutput * out)
   g_mutex_unlock (&media->lock);
   if (tee == NULL)
     return FALSE;
+  if (out->sink_pad == NULL) {
+    /* direct: fed from the tee's sink pad */
+    gst_object_unref (tee);
+    otc_direct_output_link (out, stream);
+    return TRUE;
+  }
   tee_pad = gst_element_request_pad_simple (tee, "src_%u");
   /* tee copies the sink pad's sticky events to a new pad before the pad is
    * in its list: an event stored in between (the stream's first, while
@@ -953,6 +985,12 @@ otc_media_output_unlink (OtcOutput * out)
 {
   GstElement *tee;
 
+  if (out->sink_pad == NULL) {
+    if (g_atomic_int_get (&out->linked))
+      otc_direct_output_unlink (out, g_ptr_array_index (out->publisher->streams,
+              out->stream_index));
+    return;
+  }
   if (out->tee_pad == NULL)
     return;
   g_atomic_int_set (&out->linked, 0);
@@ -1020,6 +1058,9 @@ on_publisher_pad_added (GstElement * webrtc, GstPad * pad, OtcMediaLeg * leg)
     teesink = gst_element_get_static_pad (tee, "sink");
     gst_pad_add_probe (teesink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
         GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, tee_sink_probe, stream, NULL);
+    if (media->subscriber_transport ==
+        OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_DIRECT)
+      otc_direct_stream_attach (stream, teesink);
     gst_bin_add (GST_BIN (media->pipeline), tee);
     gst_element_sync_state_with_parent (tee);
     if (gst_pad_link (pad, teesink) != GST_PAD_LINK_OK)
@@ -1057,9 +1098,24 @@ leg_new (OtcRouterMedia * media, OtcLegRole role, const gchar * stream_id,
     leg->callbacks = *callbacks;
   leg->user_data = user_data;
   g_queue_init (&leg->pending_candidates);
+  g_mutex_init (&leg->direct_lock);
   serial = media->leg_serial++;
   leg->name = g_strdup_printf ("%s%u", role == LEG_PUBLISHER ? "pub" : "sub",
       serial);
+
+  if (role == LEG_SUBSCRIBER && media->subscriber_transport ==
+      OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_DIRECT) {
+    if (!otc_direct_leg_init (leg, error)) {
+      otc_direct_leg_teardown (leg);
+      leg->refcount = 1;
+      otc_media_leg_unref (leg);
+      return NULL;
+    }
+    g_mutex_lock (&media->lock);
+    media->legs = g_list_prepend (media->legs, leg);
+    g_mutex_unlock (&media->lock);
+    return leg;
+  }
 
   leg->webrtc = gst_element_factory_make ("webrtcbin", leg->name);
   if (leg->webrtc == NULL) {
@@ -1096,6 +1152,8 @@ leg_new (OtcRouterMedia * media, OtcLegRole role, const gchar * stream_id,
 static gboolean
 leg_start (OtcMediaLeg * leg, GError ** error)
 {
+  if (leg->webrtc == NULL)
+    return TRUE;                /* direct */
   gst_bin_add (GST_BIN (leg->media->pipeline), leg->webrtc);
   if (gst_element_sync_state_with_parent (leg->webrtc) == FALSE
       || gst_element_get_state (leg->webrtc, NULL, NULL, 0) ==
@@ -1169,7 +1227,9 @@ otc_media_leg_teardown (OtcMediaLeg * leg)
     g_ptr_array_set_size (leg->outputs, 0);
   }
 
-  if (GST_OBJECT_PARENT (leg->webrtc))
+  if (leg->transport)
+    otc_direct_leg_teardown (leg);
+  if (leg->webrtc && GST_OBJECT_PARENT (leg->webrtc))
     otc_router_media_remove_element (media, leg->webrtc);
 
   if (leg->role == LEG_PUBLISHER) {
@@ -1198,10 +1258,13 @@ otc_media_leg_teardown (OtcMediaLeg * leg)
     /* a recording that waited for this publisher's media goes on without */
     otc_recording_start_ready (media);
   }
-  g_signal_handlers_disconnect_by_func (leg->webrtc, on_ice_candidate, leg);
-  g_signal_handlers_disconnect_by_func (leg->webrtc, on_connection_state, leg);
-  g_signal_handlers_disconnect_by_func (leg->webrtc, on_publisher_pad_added,
-      leg);
+  if (leg->webrtc) {
+    g_signal_handlers_disconnect_by_func (leg->webrtc, on_ice_candidate, leg);
+    g_signal_handlers_disconnect_by_func (leg->webrtc, on_connection_state,
+        leg);
+    g_signal_handlers_disconnect_by_func (leg->webrtc, on_publisher_pad_added,
+        leg);
+  }
   /* media->legs' ref */
   otc_media_leg_unref (leg);
 }
@@ -1321,6 +1384,14 @@ subscriber_negotiate (OtcMediaLeg * leg, GError ** error)
     goto done;
   }
 
+  if (leg->transport) {
+    offer = otc_direct_leg_make_offer (leg, caps, error);
+    if (offer == NULL) {
+      g_ptr_array_unref (caps);
+      return FALSE;
+    }
+    goto made;
+  }
   for (i = 0; i < leg->outputs->len; i++) {
     OtcOutput *out = g_ptr_array_index (leg->outputs, i);
     GObject *trans = NULL;
@@ -1345,6 +1416,7 @@ subscriber_negotiate (OtcMediaLeg * leg, GError ** error)
     g_ptr_array_unref (caps);
     return FALSE;
   }
+made:
   leg->offer_made = TRUE;
   GST_INFO ("leg %s subscribes to \"%s\"", leg->name, leg->stream_id);
   GST_LOG ("leg %s offer:\n%s", leg->name, offer);
@@ -1401,7 +1473,9 @@ otc_router_media_subscribe (OtcRouterMedia * media, const gchar * stream_id,
       otc_media_output_unref);
   if (!leg_start (leg, error))
     goto fail;
-  for (i = 0; i < pub->streams->len; i++) {
+  for (i = 0; i < pub->streams->len && leg->transport; i++)
+    g_ptr_array_add (leg->outputs, otc_media_output_new (pub, i, leg, NULL));
+  for (i = 0; i < pub->streams->len && leg->webrtc; i++) {
     GstPad *pad = gst_element_request_pad_simple (leg->webrtc, "sink_%u");
 
     if (pad == NULL) {
@@ -1468,8 +1542,11 @@ otc_media_leg_set_remote_answer (OtcMediaLeg * leg, const gchar * sdp,
     gst_sdp_message_free (answer);
     return FALSE;
   }
-  ok = webrtc_set_description (leg->webrtc, "set-remote-description",
-      GST_WEBRTC_SDP_TYPE_ANSWER, answer, error);
+  if (leg->transport)
+    ok = otc_direct_leg_set_answer (leg, answer, error);
+  else
+    ok = webrtc_set_description (leg->webrtc, "set-remote-description",
+        GST_WEBRTC_SDP_TYPE_ANSWER, answer, error);
   gst_sdp_message_free (answer);
   if (ok)
     leg->answered = TRUE;
@@ -1494,7 +1571,11 @@ otc_media_leg_add_remote_candidate (OtcMediaLeg * leg, guint mline,
         candidate);
     return;
   }
-  g_signal_emit_by_name (leg->webrtc, "add-ice-candidate", mline, candidate);
+  if (leg->transport)
+    otc_direct_leg_add_remote_candidate (leg, candidate);
+  else
+    g_signal_emit_by_name (leg->webrtc, "add-ice-candidate", mline,
+        candidate);
 }
 
 void

@@ -267,6 +267,7 @@ otc_media_offer_filter (const GstSDPMessage * offer, GPtrArray * streams,
     have_ssrc = sdp_media_primary_ssrc (m, &ssrc);
 
     stream = g_new0 (OtcPublisherStream, 1);
+    otc_direct_stream_init (stream);
     stream->mline = i;
     stream->is_video = is_video;
     stream->pt = pt;

@@ -17,6 +17,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "otc-router-media.h"
+#include "otc-srtp-transport.h"
 
 G_BEGIN_DECLS
 
@@ -47,6 +48,10 @@ struct _OtcRouterMedia
   GHashTable *publishers;       /* stream id -> OtcMediaLeg (publisher) */
   GList *legs;                  /* every live leg (media holds a ref) */
   GHashTable *recordings;       /* id -> OtcRecording */
+
+  /* subscriber legs without webrtcbin (otc-media-direct.c) */
+  OtcRouterMediaSubscriberTransport subscriber_transport;
+  OtcDtlsIdentity *dtls_identity;       /* made with the first such leg */
 };
 
 /* One m-line of a publisher leg. */
@@ -69,6 +74,11 @@ struct _OtcPublisherStream
   guint64 kf_requests;
   guint64 kf_sent;
   guint64 kf_throttled;
+
+  /* direct subscriber legs (otc-media-direct.c): fed from the tee's sink
+   * pad by the streaming thread, which holds the reader lock meanwhile */
+  GRWLock direct_lock;
+  GPtrArray *direct_outputs;    /* OtcOutput (ref) */
 };
 
 /* A forwarding branch from a publisher stream's tee: to a subscriber leg's
@@ -86,6 +96,15 @@ struct _OtcOutput
   gint started;                 /* atomic: first buffer went through */
   gint failed;                  /* atomic: stop forwarding */
   gboolean eos_sent;            /* recording inputs */
+
+  /* a direct subscriber leg's output (sink_pad NULL): what its sender
+   * reports say, under the leg's direct_lock */
+  guint32 ssrc;
+  guint clock_rate;
+  guint32 packets;
+  guint32 octets;
+  guint32 last_rtp_time;
+  gint64 last_send;             /* monotonic µs, 0: nothing sent */
 };
 
 typedef enum
@@ -128,6 +147,11 @@ struct _OtcMediaLeg
   GPtrArray *outputs;           /* OtcOutput, one per publisher stream */
   gboolean offer_made;
   gboolean answered;
+
+  /* subscriber without webrtcbin (webrtc NULL) */
+  OtcSrtpTransport *transport;
+  GSource *report_timer;        /* sender reports */
+  GMutex direct_lock;
 };
 
 /* A recording waits until every m-line of its publishers has media (a tee):
@@ -173,6 +197,26 @@ OtcOutput *otc_media_output_ref (OtcOutput * out);
 void otc_media_output_unref (OtcOutput * out);
 gboolean otc_media_output_link (OtcOutput * out);
 void otc_media_output_unlink (OtcOutput * out);
+void otc_media_leg_add_local_candidate (OtcMediaLeg * leg, guint mline,
+    const gchar * candidate);
+void otc_publisher_stream_request_keyframe (OtcPublisherStream * stream,
+    const gchar * why);
+void otc_media_output_start (OtcOutput * out);
+
+/* otc-media-direct.c: subscriber legs on OtcSrtpTransport */
+gboolean otc_direct_leg_init (OtcMediaLeg * leg, GError ** error);
+gchar *otc_direct_leg_make_offer (OtcMediaLeg * leg, GPtrArray * caps,
+    GError ** error);
+gboolean otc_direct_leg_set_answer (OtcMediaLeg * leg,
+    const GstSDPMessage * answer, GError ** error);
+void otc_direct_leg_add_remote_candidate (OtcMediaLeg * leg,
+    const gchar * candidate);
+void otc_direct_leg_teardown (OtcMediaLeg * leg);
+void otc_direct_stream_init (OtcPublisherStream * stream);
+void otc_direct_stream_clear (OtcPublisherStream * stream);
+void otc_direct_stream_attach (OtcPublisherStream * stream, GstPad * tee_sink);
+void otc_direct_output_link (OtcOutput * out, OtcPublisherStream * stream);
+void otc_direct_output_unlink (OtcOutput * out, OtcPublisherStream * stream);
 
 /* otc-media-sdp.c */
 gboolean otc_media_sdp_parse (const gchar * text, GstSDPMessage ** msg,

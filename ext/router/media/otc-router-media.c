@@ -31,6 +31,8 @@ otc_router_media_unref (OtcRouterMedia * media)
   g_hash_table_unref (media->recordings);
   g_list_free_full (media->ice_inet_addresses, g_object_unref);
   g_strfreev (media->ice_addresses);
+  if (media->dtls_identity)
+    otc_dtls_identity_unref (media->dtls_identity);
   g_main_context_unref (media->context);
   g_mutex_clear (&media->lock);
   g_free (media);

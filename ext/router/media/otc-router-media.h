@@ -133,6 +133,19 @@ typedef enum
 GstStructure *otc_router_media_get_stream_stats (OtcRouterMedia * media,
     const gchar * stream_id, GError ** error);
 
+/* How subscriber legs send: each on its own webrtcbin, or "direct": ICE,
+ * DTLS and SRTP driven by the router itself (ext/router/transport/), one
+ * protect and one send per packet. Publisher legs are webrtcbins in both.
+ * Set before the first subscribe. */
+typedef enum
+{
+  OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_WEBRTCBIN,
+  OTC_ROUTER_MEDIA_SUBSCRIBER_TRANSPORT_DIRECT,
+} OtcRouterMediaSubscriberTransport;
+
+void otc_router_media_set_subscriber_transport (OtcRouterMedia * media,
+    OtcRouterMediaSubscriberTransport transport);
+
 /* TRUE for a publisher leg, FALSE for a subscriber leg. */
 gboolean otc_media_leg_is_publisher (OtcMediaLeg * leg);
 
