@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <srtp2/srtp.h>
 
+#include "otc-srtp-send.h"
 #include "otc-srtp-transport.h"
 
 GST_DEBUG_CATEGORY_STATIC (otc_srtp_transport_debug);
@@ -61,8 +62,10 @@ struct _OtcSrtpTransport
   GSource *dtls_timer;
   gboolean failed;
 
-  /* srtp_out is used from any thread: under lock */
+  /* rtp_out (RTP) and srtp_out (RTCP) are used from any thread: under
+   * lock */
   GMutex lock;
+  OtcSrtpSend *rtp_out;
   srtp_t srtp_out;
   srtp_t srtp_in;               /* context thread */
   gint connected;               /* atomic */
@@ -335,6 +338,7 @@ dtls_handshake_done (OtcSrtpTransport * t)
   const EVP_MD *md = EVP_get_digestbyname (fp[0]);
   gchar *got = peer && md ? cert_fingerprint (peer, md) : NULL;
   srtp_t out, in;
+  OtcSrtpSend *rtp_out;
 
   t->handshake_done = TRUE;
   X509_free (peer);
@@ -363,20 +367,23 @@ dtls_handshake_done (OtcSrtpTransport * t)
   memcpy (remote, t->dtls_client ? server_key : client_key, SRTP_KEY_LEN);
   memcpy (remote + SRTP_KEY_LEN, t->dtls_client ? server_salt : client_salt,
       SRTP_SALT_LEN);
+  rtp_out = otc_srtp_send_new (local);
   out = srtp_session_new (local, TRUE);
   in = srtp_session_new (remote, FALSE);
   OPENSSL_cleanse (material, sizeof material);
   OPENSSL_cleanse (local, sizeof local);
   OPENSSL_cleanse (remote, sizeof remote);
-  if (out == NULL || in == NULL) {
+  if (out == NULL || in == NULL || rtp_out == NULL) {
     if (out)
       srtp_dealloc (out);
     if (in)
       srtp_dealloc (in);
-    transport_fail (t, "libsrtp2 refused the keys");
+    otc_srtp_send_free (rtp_out);
+    transport_fail (t, "could not set up SRTP with the keys");
     return;
   }
   g_mutex_lock (&t->lock);
+  t->rtp_out = rtp_out;
   t->srtp_out = out;
   t->srtp_in = in;
   g_mutex_unlock (&t->lock);
@@ -649,6 +656,7 @@ otc_srtp_transport_free (OtcSrtpTransport * t)
     }
     g_object_unref (t->agent);
   }
+  otc_srtp_send_free (t->rtp_out);
   if (t->srtp_out)
     srtp_dealloc (t->srtp_out);
   if (t->srtp_in)
@@ -815,9 +823,12 @@ send_protected (OtcSrtpTransport * t, const guint8 * data, gsize len,
     return FALSE;
   memcpy (buf, data, len);
   g_mutex_lock (&t->lock);
-  if (t->srtp_out)
-    st = rtcp ? srtp_protect_rtcp (t->srtp_out, buf, &n) :
-        srtp_protect (t->srtp_out, buf, &n);
+  if (!rtcp && t->rtp_out) {
+    n = otc_srtp_send_protect (t->rtp_out, buf, len);
+    st = n > 0 ? srtp_err_status_ok : srtp_err_status_bad_param;
+  } else if (rtcp && t->srtp_out) {
+    st = srtp_protect_rtcp (t->srtp_out, buf, &n);
+  }
   g_mutex_unlock (&t->lock);
   if (st != srtp_err_status_ok)
     return FALSE;

@@ -1,5 +1,6 @@
 /* A send-side WebRTC transport without webrtcbin: ICE (libnice), DTLS
- * (OpenSSL) and SRTP (libsrtp2) on one bundled, rtcp-muxed component.
+ * (OpenSSL) and SRTP (RTP: otc-srtp-send.c on OpenSSL; RTCP: libsrtp2) on
+ * one bundled, rtcp-muxed component.
  * otc-router's subscriber legs use it to send a publisher's RTP packets on
  * as they are (already end-to-end encrypted by the publisher): one
  * srtp_protect() and one send per packet, no GStreamer element per leg.
