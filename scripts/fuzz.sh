@@ -19,7 +19,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-all_targets=(frame sframe-header signalling token rest ws-frames)
+all_targets=(frame sframe-header signalling token rest ws-frames srtp)
 seconds=${1:-30}
 if [[ ! $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "usage: $0 [SECONDS] [TARGET...]   targets: ${all_targets[*]}" >&2
@@ -37,9 +37,9 @@ done
 
 # -max_len: what each parser meets in practice, with room (the frame seeds
 # include the 9,000-byte frames of the test vectors; tokens are refused
-# beyond 8,192 bytes).
+# beyond 8,192 bytes; srtp: a few packets of up to 1,500 bytes).
 declare -A max_len=([frame]=10240 [sframe-header]=64 [signalling]=16384
-  [token]=9000 [rest]=8192 [ws-frames]=8192)
+  [token]=9000 [rest]=8192 [ws-frames]=8192 [srtp]=8192)
 
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 if ! command -v clang >/dev/null; then
