@@ -79,6 +79,7 @@ static gchar *opt_perf = NULL;
 static gchar *opt_router = NULL;
 static gchar *opt_transport = NULL;
 static gint opt_video_kbps = 1000;
+static gint opt_client_nice = 10;
 
 typedef struct
 {
@@ -199,6 +200,28 @@ only_loopback (void)
       only = FALSE;
   if_freenameindex (ifs);
   return only;
+}
+
+/* The nice value of process @pid (field 19 of /proc/PID/stat), or 99. */
+static gint
+proc_nice (GPid pid)
+{
+  gchar *path = g_strdup_printf ("/proc/%d/stat", (gint) pid);
+  gchar *text = NULL;
+  gint nice = 99;
+
+  if (g_file_get_contents (path, &text, NULL, NULL)) {
+    const gchar *p = strrchr (text, ')');
+    gchar **fields = p ? g_strsplit (p + 2, " ", 20) : NULL;
+
+    /* after the name: state is field 3, nice field 19 */
+    if (fields && g_strv_length (fields) > 16)
+      nice = atoi (fields[16]);
+    g_strfreev (fields);
+  }
+  g_free (text);
+  g_free (path);
+  return nice;
 }
 
 /* Re-executes this program under tests/netns-run.sh; returns only if that
@@ -850,6 +873,10 @@ main (int argc, char **argv)
           "window into FILE and print a summary", "FILE"},
     {"router", 0, 0, G_OPTION_ARG_FILENAME, &opt_router,
         "The otc-router executable (default: the build's)", "PATH"},
+    {"client-nice", 0, 0, G_OPTION_ARG_INT, &opt_client_nice,
+          "Nice value of the clients (this process), so that they do not "
+          "starve the router they measure (default 10; 0: share the cores "
+          "equally)", "N"},
     {"subscriber-transport", 0, 0, G_OPTION_ARG_STRING, &opt_transport,
           "Passed to otc-router: direct or webrtcbin (default: the "
           "router's)", "T"},
@@ -897,6 +924,13 @@ main (int argc, char **argv)
   if (!ensure_loopback_namespace (saved_argc, saved_argv))
     return 1;
   g_strfreev (saved_argv);
+  /* The clients (this process) yield to the router, the system under
+   * test, on a machine where they share its cores: threads made from now
+   * on have this nice value; the router is started at 0. */
+  opt_client_nice = CLAMP (opt_client_nice, 0, 19);
+  if (opt_client_nice > 0 && setpriority (PRIO_PROCESS, 0, opt_client_nice))
+    g_printerr ("otc-router-bench: could not lower the clients' priority: "
+        "%s\n", g_strerror (errno));
 
   setup_plugin_path ();
   gst_init (&argc, &argv);
@@ -927,6 +961,8 @@ main (int argc, char **argv)
     goto out;
   }
   g_print ("router: %s (pid %d)\n", router->url, (gint) router->pid);
+  g_print ("priority: clients at nice %d, the router at nice %d\n",
+      getpriority (PRIO_PROCESS, 0), proc_nice (router->pid));
   session_id = bench_router_create_session (router, &error);
   if (session_id == NULL) {
     g_printerr ("otc-router-bench: %s\n", error->message);

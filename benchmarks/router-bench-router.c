@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,10 @@ static void
 die_with_parent (gpointer data)
 {
   prctl (PR_SET_PDEATHSIG, SIGTERM);
+  /* the router at the normal priority even when the clients run niced
+   * (needs CAP_SYS_NICE; without it the router keeps the clients' value,
+   * which the program prints) */
+  setpriority (PRIO_PROCESS, 0, 0);
 }
 
 static gchar *
