@@ -1,3 +1,8 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* memmem */
+#endif
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "otc-test-util.h"
@@ -281,15 +286,92 @@ otc_test_wait_key_ready (GstElement * element)
   }
 }
 
-static gchar *
-hex (const guint8 * d, gsize n, const gchar * fmt)
+/* A run of bytes to search for; not NUL-terminated (raw runs hold any
+ * byte). */
+typedef struct
 {
-  GString *s = g_string_new (NULL);
+  gsize len;
+  const gchar *what;            /* for the failure message; after data */
+  guint8 data[];
+} Needle;
+
+static void
+add_needle (GPtrArray * needles, const void *data, gsize len,
+    const gchar * format, ...) G_GNUC_PRINTF (4, 5);
+
+static void
+add_needle (GPtrArray * needles, const void *data, gsize len,
+    const gchar * format, ...)
+{
+  gchar *what;
+  gsize what_len;
+  Needle *n;
+  va_list args;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  what_len = strlen (what);
+  n = g_malloc (sizeof (Needle) + len + what_len + 1);
+  n->len = len;
+  memcpy (n->data, data, len);
+  memcpy (n->data + len, what, what_len + 1);
+  n->what = (const gchar *) n->data + len;
+  g_ptr_array_add (needles, n);
+  g_free (what);
+}
+
+static gchar *
+hex (const guint8 * d, gsize n, gboolean upper, gboolean spaced)
+{
+  GString *s = g_string_sized_new (3 * n);
   gsize i;
 
   for (i = 0; i < n; i++)
-    g_string_append_printf (s, fmt, d[i]);
+    g_string_append_printf (s, upper ? "%s%02X" : "%s%02x", spaced && i > 0 ?
+        " " : "", d[i]);
   return g_string_free (s, FALSE);
+}
+
+/* Every form of every 8-byte run of @key (@len bytes) that
+ * otc_test_secret_needles() promises; raw runs only when @raw (a
+ * passphrase's 8-byte runs are words that output may well hold). */
+static void
+add_runs (GPtrArray * needles, const guint8 * key, gsize len, gboolean raw,
+    const gchar * what)
+{
+  const gsize run = 8;
+  gsize p;
+
+  for (p = 0; p + run <= len; p++) {
+    guint f;
+
+    if (raw)
+      add_needle (needles, key + p, run, "bytes %" G_GSIZE_FORMAT "-%"
+          G_GSIZE_FORMAT " of %s", p, p + run - 1, what);
+    for (f = 0; f < 4; f++) {
+      gchar *h = hex (key + p, run, f & 1, f & 2);
+
+      add_needle (needles, h, strlen (h), "bytes %" G_GSIZE_FORMAT "-%"
+          G_GSIZE_FORMAT " of %s in %s%s hex", p, p + run - 1, what,
+          f & 1 ? "upper-case" : "lower-case", f & 2 ? " spaced" : "");
+      g_free (h);
+    }
+  }
+  /* any base64 text of 8 or more consecutive bytes of @key holds 6 of them
+   * that start a 3-byte group: 8 characters, whatever the alignment */
+  for (p = 0; p + 6 <= len; p++) {
+    gchar *b = g_base64_encode (key + p, 6);
+
+    add_needle (needles, b, 8, "bytes %" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT
+        " of %s in base64", p, p + 5, what);
+    g_strdelimit (b, "+", '-');
+    g_strdelimit (b, "/", '_');
+    if (strpbrk (b, "-_"))
+      add_needle (needles, b, 8, "bytes %" G_GSIZE_FORMAT "-%"
+          G_GSIZE_FORMAT " of %s in base64url", p, p + 5, what);
+    g_free (b);
+  }
 }
 
 GPtrArray *
@@ -301,63 +383,188 @@ otc_test_secret_needles (const gchar * const *secrets,
 
   for (i = 0; secrets[i]; i++) {
     OtcSecretKey *sk;
+    gchar *what;
 
-    g_ptr_array_add (n, g_strdup (secrets[i]));
+    add_needle (n, secrets[i], strlen (secrets[i]), "secret %u", i + 1);
+    /* a shorter one in hex or base64 would be a few common characters */
+    if (strlen (secrets[i]) >= 8) {
+      what = g_strdup_printf ("secret %u", i + 1);
+      add_runs (n, (const guint8 *) secrets[i], strlen (secrets[i]), FALSE,
+          what);
+      g_free (what);
+    }
     if (!otc_secret_validate (secrets[i], NULL))
       continue;                 /* no key from an invalid secret */
     sk = otc_test_secret_key (secrets[i], session_id);
+    what = g_strdup_printf ("the SK of secret %u", i + 1);
+    add_runs (n, otc_secret_key_peek_bytes (sk), OTC_SECRET_KEY_SIZE, TRUE,
+        what);
+    g_free (what);
     for (j = 0; j < n_kids; j++) {
       for (suite = 1; suite <= 8; suite++) {
         const OtcCipherSuiteInfo *info = otc_cipher_suite_get_info (suite);
-        const guint8 *keys[4];
-        gsize lens[4];
         guint8 base[OTC_MAX_HASH_SIZE], key[OTC_MAX_KEY_SIZE],
             salt[OTC_NONCE_SIZE];
-        guint k;
 
         fail_unless (otc_derive_sender_base_key (sk, suite, kids[j], base,
                 NULL));
         fail_unless (otc_derive_sframe_key_salt (suite, kids[j], base,
                 info->hash_size, key, salt, NULL));
-        keys[0] = otc_secret_key_peek_bytes (sk);
-        lens[0] = OTC_SECRET_KEY_SIZE;
-        keys[1] = base;
-        lens[1] = info->hash_size;
-        keys[2] = key;
-        lens[2] = info->key_size;
-        keys[3] = key + info->enc_key_size;     /* HMAC key (or beyond) */
-        lens[3] = MAX (info->key_size - info->enc_key_size, 8);
-        for (k = 0; k < 4; k++) {
-          gsize m = MIN (lens[k], 8);   /* any 8-byte run is enough */
-
-          g_ptr_array_add (n, hex (keys[k], m, "%02x"));
-          g_ptr_array_add (n, hex (keys[k], m, "%02X"));
-          g_ptr_array_add (n, hex (keys[k], m, "%02x "));
-          g_ptr_array_add (n, g_base64_encode (keys[k], 9));
-        }
+        what = g_strdup_printf ("the sender base key of KID %"
+            G_GUINT64_FORMAT ", suite %u, secret %u", kids[j], suite, i + 1);
+        add_runs (n, base, info->hash_size, TRUE, what);
+        g_free (what);
+        /* the CTR suites' authentication key is its second part */
+        what = g_strdup_printf ("the SFrame key of KID %" G_GUINT64_FORMAT
+            ", suite %u, secret %u", kids[j], suite, i + 1);
+        add_runs (n, key, info->key_size, TRUE, what);
+        g_free (what);
+        what = g_strdup_printf ("the SFrame salt of KID %" G_GUINT64_FORMAT
+            ", suite %u, secret %u", kids[j], suite, i + 1);
+        add_runs (n, salt, OTC_NONCE_SIZE, TRUE, what);
+        g_free (what);
       }
     }
+    otc_secret_key_unref (sk);
   }
   return n;
 }
 
-void
-otc_test_assert_clean (const gchar * what, const gchar * haystack,
-    GPtrArray * n)
+/* Needles are found by their first 8 bytes: a bitmap over a hash of those
+ * says whether a position may start one (a few in a hundred do), and a
+ * sorted array of them gives the needles that do. One pass over the
+ * haystack, whatever the number of needles. */
+#define FILTER_BITS 22
+
+typedef struct
 {
-  guint i;
+  guint64 prefix;
+  const Needle *needle;
+} Prefix;
 
-  fail_unless (haystack != NULL);
-  for (i = 0; i < n->len; i++) {
-    const gchar *needle = g_ptr_array_index (n, i);
-    const gchar *hit = strstr (haystack, needle);
+static inline guint64
+load_u64 (const guint8 * p)
+{
+  guint64 v;
 
-    if (hit) {
-      const gchar *start = MAX (haystack, hit - 200);
-      fail ("%s contains secret material \"%s\" near: %.400s", what, needle,
-          start);
+  memcpy (&v, p, sizeof (v));
+  return v;
+}
+
+static inline guint
+filter_slot (guint64 v)
+{
+  return (guint) ((v * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15)) >>
+      (64 - FILTER_BITS));
+}
+
+static gint
+compare_prefix (gconstpointer a, gconstpointer b)
+{
+  guint64 x = ((const Prefix *) a)->prefix, y = ((const Prefix *) b)->prefix;
+
+  return x < y ? -1 : x > y;
+}
+
+const gchar *
+otc_test_find_secret (const guint8 * haystack, gsize len,
+    GPtrArray * needles, gsize * at)
+{
+  guint64 *filter = g_new0 (guint64, (1 << FILTER_BITS) / 64);
+  Prefix *prefixes = g_new (Prefix, needles->len);
+  GPtrArray *shorter = g_ptr_array_new ();
+  const Needle *found = NULL;
+  gsize n = 0, pos = 0, i;
+
+  for (i = 0; i < needles->len; i++) {
+    const Needle *nd = g_ptr_array_index (needles, i);
+
+    if (nd->len < 8) {
+      g_ptr_array_add (shorter, (gpointer) nd);
+    } else {
+      guint slot;
+
+      prefixes[n].prefix = load_u64 (nd->data);
+      prefixes[n].needle = nd;
+      slot = filter_slot (prefixes[n].prefix);
+      filter[slot / 64] |= G_GUINT64_CONSTANT (1) << (slot % 64);
+      n++;
     }
   }
+  qsort (prefixes, n, sizeof (Prefix), compare_prefix);
+
+  for (pos = 0; found == NULL && len >= 8 && pos <= len - 8; pos++) {
+    guint64 v = load_u64 (haystack + pos);
+    guint slot = filter_slot (v);
+    gsize lo = 0, hi = n;
+
+    if (!(filter[slot / 64] >> (slot % 64) & 1))
+      continue;
+    while (lo < hi) {           /* the first prefix >= v */
+      gsize mid = lo + (hi - lo) / 2;
+
+      if (prefixes[mid].prefix < v)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    for (; found == NULL && lo < n && prefixes[lo].prefix == v; lo++) {
+      const Needle *nd = prefixes[lo].needle;
+
+      if (nd->len <= len - pos && memcmp (haystack + pos, nd->data,
+              nd->len) == 0) {
+        found = nd;
+        *at = pos;
+      }
+    }
+  }
+  for (i = 0; found == NULL && i < shorter->len; i++) {
+    const Needle *nd = g_ptr_array_index (shorter, i);
+    const guint8 *hit = memmem (haystack, len, nd->data, nd->len);
+
+    if (hit) {
+      found = nd;
+      *at = hit - haystack;
+    }
+  }
+  g_ptr_array_unref (shorter);
+  g_free (prefixes);
+  g_free (filter);
+  return found ? found->what : NULL;
+}
+
+void
+otc_test_assert_clean_len (const gchar * what, const guint8 * haystack,
+    gsize len, GPtrArray * needles)
+{
+  gsize at = 0;
+  const gchar *found = otc_test_find_secret (haystack, len, needles, &at);
+
+  if (found) {
+    gsize start = at > 200 ? at - 200 : 0, end = MIN (len, at + 200), i;
+    GString *context = g_string_new (NULL);
+
+    /* printable: raw runs may hold any byte */
+    for (i = start; i < end; i++) {
+      if (g_ascii_isprint (haystack[i]) || haystack[i] == '\n')
+        g_string_append_c (context, haystack[i]);
+      else
+        g_string_append_printf (context, "\\x%02x", haystack[i]);
+    }
+    fail ("%s contains secret material (%s) at byte %" G_GSIZE_FORMAT
+        " of %" G_GSIZE_FORMAT ", near: %s", what, found, at, len,
+        context->str);
+    g_string_free (context, TRUE);
+  }
+}
+
+void
+otc_test_assert_clean (const gchar * what, const gchar * haystack,
+    GPtrArray * needles)
+{
+  fail_unless (haystack != NULL);
+  otc_test_assert_clean_len (what, (const guint8 *) haystack,
+      strlen (haystack), needles);
 }
 
 gchar *
@@ -370,4 +577,37 @@ otc_test_write_secret_file (const gchar * secret)
   fail_unless (write (fd, secret, strlen (secret)) == (gssize) strlen (secret));
   close (fd);
   return path;
+}
+
+/* A bijection of the @bits-bit numbers (1 <= @bits <= 64): a product with
+ * an odd number is invertible modulo 2^bits, and so is x ^ (x >> s) (its
+ * top s bits are x's, from which the next s follow, and so on). */
+static guint64
+scramble_bits (guint64 x, guint bits)
+{
+  guint64 mask = bits == 64 ? G_MAXUINT64 :
+      (G_GUINT64_CONSTANT (1) << bits) - 1;
+
+  x = (x * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15)) & mask;
+  x ^= x >> (bits / 2 + 1);
+  x = (x * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9)) & mask;
+  x ^= x >> (bits / 3 + 1);
+  return x;
+}
+
+/* One @i in 16 gives a KID below 2^16 (i / 16 scrambled on 16 bits: 0 to
+ * 2 bytes after the config byte); the others a KID of exactly 21 to 64
+ * bits (3 to 8 bytes, by @i % 44): its top bit set, below it @i scrambled
+ * on the bits left, at least 20 (@i < 2^20). Distinct: KIDs of one bit
+ * length come from one bijection, and two lengths never meet. */
+guint64
+otc_test_flood_kid (guint64 i)
+{
+  guint bits;
+
+  g_assert (i < OTC_TEST_FLOOD_KIDS);
+  if (i % 16 == 0)
+    return scramble_bits (i / 16, 16);
+  bits = 21 + i % 44;
+  return G_GUINT64_CONSTANT (1) << (bits - 1) | scramble_bits (i, bits - 1);
 }

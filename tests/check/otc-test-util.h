@@ -56,16 +56,41 @@ GstStructure *otc_test_wait_message (GstBus * bus, const gchar * name,
 
 guint64 otc_test_stats_u64 (GstElement * element, const gchar * field);
 
-/* Every way the secrets (and, for the valid ones, the SK, sender base keys
- * and SFrame keys of @kids in every suite) could be written down: raw,
- * hex (both cases, spaced) and base64 runs. */
+/* What secret material looks like once written down, to search output
+ * for. Each secret, whole, as given. Then, of the SK of each valid secret
+ * and, for each of @kids in every cipher suite, of its sender base key,
+ * SFrame key (with the authentication key of the CTR suites) and SFrame
+ * salt, and of each secret of 8 bytes or more: every run of 8 bytes, as
+ * raw bytes (not a secret's: its runs are words), as hex (lower and upper
+ * case, with and without a space between bytes), and as base64 and
+ * base64url of each run of 6 bytes starting at any offset (the 8
+ * characters that any base64 text holding 8 or more consecutive bytes of
+ * it contains, whatever the alignment). Opaque to the caller. */
 GPtrArray *otc_test_secret_needles (const gchar * const *secrets,
     const gchar * session_id, const guint64 * kids, guint n_kids);
-/* Fails naming @what when any needle is in @haystack. */
+/* Fails naming @what, the needle and where it is, when any needle is in
+ * @haystack (a string). One pass over the haystack, whatever the number
+ * of needles. */
 void otc_test_assert_clean (const gchar * what, const gchar * haystack,
     GPtrArray * needles);
+/* The same over @len bytes, which may hold NULs. */
+void otc_test_assert_clean_len (const gchar * what, const guint8 * haystack,
+    gsize len, GPtrArray * needles);
+/* What the first needle found in @haystack is (a description), and *@at
+ * where; NULL when none is. */
+const gchar *otc_test_find_secret (const guint8 * haystack, gsize len,
+    GPtrArray * needles, gsize * at);
 /* A temporary file holding @secret (0600); the caller unlinks it. */
 gchar *otc_test_write_secret_file (const gchar * secret);
+
+/* The @i-th KID of a flood of forged KIDs (@i < OTC_TEST_FLOOD_KIDS):
+ * distinct for distinct @i, of every encoded length (0 to 8 bytes after
+ * the SFrame config byte: large KIDs make long headers), scattered over
+ * the 64-bit range, and never in [2^16, 2^20): genuine streams beside a
+ * flood take their KIDs there. */
+#define OTC_TEST_FLOOD_KIDS (G_GUINT64_CONSTANT (1) << 20)
+#define OTC_TEST_FLOOD_FREE_KID(kid) ((kid) >= (1 << 16) && (kid) < (1 << 20))
+guint64 otc_test_flood_kid (guint64 i);
 
 /* Runs "@description ! fakesink" to EOS and returns what reached the sink
  * (GstBuffer refs); fails the test on a bus error. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "router-test-util.h"
@@ -18,6 +19,9 @@
 
 static TestRouter *router;
 static gchar *e2ee_session;
+/* how the shared router exited (a sanitizer report at its shutdown aborts
+ * it): main() fails the program unless 0 */
+static gint router_status;
 
 static void
 start (void)
@@ -26,11 +30,15 @@ start (void)
   e2ee_session = test_create_session (router, "e2ee=true");
 }
 
+/* No check here: check drops a failed check in an unchecked teardown when
+ * it does not fork (CK_FORK=no, how meson runs this), so main() looks at
+ * router_status once the suite has run. */
 static void
 stop (void)
 {
   g_free (e2ee_session);
-  test_router_stop (router);
+  router_status = test_router_stop (router);
+  router = NULL;
 }
 
 static gint
@@ -1321,7 +1329,7 @@ GST_START_TEST (test_sdp_many_mlines)
   }
   test_client_free (pub);
   test_client_free (bystander);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
   g_free (m);
   g_free (sdp);
   g_free (tok);
@@ -1391,7 +1399,7 @@ GST_START_TEST (test_fragmented_message_limit)
       worst_ping / 1e6);
   close (fd);
   test_client_free (bystander);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
   g_free (chunk);
   g_free (id);
   g_free (tok);
@@ -1514,7 +1522,7 @@ GST_START_TEST (test_fragments_at_the_limit)
         (g_get_monotonic_time () - t0) / 1e6);
   }
   close (fd);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
   g_free (chunk);
   g_free (id);
   g_free (tok);
@@ -1551,7 +1559,7 @@ GST_START_TEST (test_no_compression)
   code = raw_ws_close_code (fd, 10000);
   fail_unless_equals_int (code, 1002);
   close (fd);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
 }
 
 GST_END_TEST;
@@ -1606,7 +1614,7 @@ GST_START_TEST (test_connections_per_address)
   test_client_free (c[2]);
   g_free (token);
   g_free (session);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
 }
 
 GST_END_TEST;
@@ -1698,7 +1706,7 @@ GST_START_TEST (test_bad_frames_and_floods)
   fail_unless (rss_max < rss0 + 16 * 1024, "RSS %" G_GUINT64_FORMAT " -> %"
       G_GUINT64_FORMAT " KiB", rss0, rss_max);
   test_client_free (bystander);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
 }
 
 GST_END_TEST;
@@ -1798,7 +1806,7 @@ GST_START_TEST (test_client_that_stops_reading)
       worst_ping / 1e6, rate_limited);
   close (fd);
   test_client_free (bystander);
-  test_router_stop (r);
+  fail_unless_equals_int (test_router_stop (r), 0);
   g_string_free (data, TRUE);
   g_free (msg);
   g_free (stuck_id);
@@ -1843,4 +1851,24 @@ signalling_suite (void)
   return s;
 }
 
-GST_CHECK_MAIN (signalling);
+/* GST_CHECK_MAIN, then the shared router's exit status */
+int
+main (int argc, char **argv)
+{
+  gint failed;
+
+  gst_check_init (&argc, &argv);
+  failed = gst_check_run_suite (signalling_suite (), "signalling", __FILE__);
+  if (router_status == 0)
+    return failed;
+  if (router_status == -1)
+    g_printerr ("FAILED: the shared otc-router did not exit within 10 s of "
+        "its SIGTERM\n");
+  else if (WIFSIGNALED (router_status))
+    g_printerr ("FAILED: the shared otc-router was killed by signal %d\n",
+        WTERMSIG (router_status));
+  else
+    g_printerr ("FAILED: the shared otc-router exited with status %d\n",
+        WEXITSTATUS (router_status));
+  return 1;
+}

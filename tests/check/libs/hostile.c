@@ -3,6 +3,7 @@
  * bounded by its fixed tables (the stream table and the key cache), and
  * genuine streams keep decrypting during and after the flood. */
 #include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "otc-test-util.h"
@@ -120,6 +121,14 @@ forged (guint64 kid, guint64 ctr, guint8 * out, gsize size)
   return size;
 }
 
+static gint
+compare_u64 (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
 static gchar *
 hex (const guint8 * data, gsize len)
 {
@@ -145,13 +154,46 @@ assert_refused (const OtcUnprotectResult * res, guint suite, guint64 i,
   }
 }
 
-/* Distinct for distinct @i (an odd multiplier is a bijection mod 2^64):
- * KIDs of every encoded length, from 1 to 8 bytes. */
-static guint64
-flood_kid (guint64 i)
+/* The genuine streams' KIDs: in the range no forged one takes
+ * (otc_test_flood_kid) */
+#define KID_A G_GUINT64_CONSTANT (0xA11CE)
+#define KID_B G_GUINT64_CONSTANT (0xB0B0B)
+
+/* The flood's KIDs are what the flood tests say: every one of the 2^20
+ * that otc_test_flood_kid() makes is distinct (sorted, no two equal), none
+ * is a genuine stream's, and every encoded length is among those of the
+ * million below. */
+GST_START_TEST (test_flood_kids_distinct)
 {
-  return (i + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15) >> (i % 57);
+  guint64 *kids = g_new (guint64, OTC_TEST_FLOOD_KIDS);
+  guint by_length[9] = { 0 };
+  guint64 i;
+
+  for (i = 0; i < OTC_TEST_FLOOD_KIDS; i++) {
+    guint8 header[OTC_SFRAME_HEADER_MAX_SIZE];
+
+    kids[i] = otc_test_flood_kid (i);
+    fail_if (OTC_TEST_FLOOD_FREE_KID (kids[i]), "KID %" G_GUINT64_FORMAT
+        " of %" G_GUINT64_FORMAT " is in the genuine streams' range",
+        kids[i], i);
+    /* a counter below 8 takes no byte: the rest is the KID's */
+    if (i < 1000000)
+      by_length[otc_sframe_header_encode (kids[i], 0, header) - 1]++;
+  }
+  fail_unless (OTC_TEST_FLOOD_FREE_KID (KID_A)
+      && OTC_TEST_FLOOD_FREE_KID (KID_B));
+  qsort (kids, OTC_TEST_FLOOD_KIDS, sizeof (guint64), compare_u64);
+  for (i = 1; i < OTC_TEST_FLOOD_KIDS; i++)
+    fail_unless (kids[i - 1] < kids[i], "KID %" G_GUINT64_FORMAT " twice",
+        kids[i]);
+  for (i = 0; i < G_N_ELEMENTS (by_length); i++) {
+    GST_INFO ("KIDs of %u bytes: %u", (guint) i, by_length[i]);
+    fail_unless (by_length[i] > 0, "no KID of %u bytes", (guint) i);
+  }
+  g_free (kids);
 }
+
+GST_END_TEST;
 
 /* a million; far fewer where every allocation is checked */
 #define FLOOD ((guint64) (SLOW_MEMCHECK ? 30000 : 1000000))
@@ -169,7 +211,7 @@ GST_START_TEST (test_million_kid_flood)
   OtcFrameDecryptor *dec =
       otc_frame_decryptor_new (OTC_CIPHER_SUITE_DEFAULT, 0, 0);
   OtcFrameEncryptor *a = otc_frame_encryptor_new (OTC_CIPHER_SUITE_DEFAULT,
-      G_GUINT64_CONSTANT (0xA11CE), 0);
+      KID_A, 0);
   OtcFrameEncryptor *b = NULL;
   guint8 frame[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
   guint8 first_a[PLAIN_LEN + OTC_FRAME_MAX_OVERHEAD];
@@ -185,15 +227,11 @@ GST_START_TEST (test_million_kid_flood)
   fail_unless (otc_frame_encryptor_set_secret_key (a, sk, NULL));
   otc_frame_decryptor_set_secret_key (dec, sk, 0);
   first_a_len = genuine (a, first_a, 0);
-  assert_decrypts (dec, first_a, first_a_len, 0, 0xA11CE);
+  assert_decrypts (dec, first_a, first_a_len, 0, KID_A);
 
   for (i = 0; i < FLOOD; i++) {
-    guint64 kid = flood_kid (i);
-    gsize n;
+    gsize n = forged (otc_test_flood_kid (i), i, frame, 24 + i % 40);
 
-    if (kid == 0xA11CE || kid == 0xB0B)
-      continue;
-    n = forged (kid, i, frame, 24 + i % 40);
     otc_frame_decryptor_unprotect (dec, frame, n, plain, sizeof (plain), 0,
         &res);
     assert_refused (&res, OTC_CIPHER_SUITE_DEFAULT, i, frame, n);
@@ -208,17 +246,17 @@ GST_START_TEST (test_million_kid_flood)
     /* the genuine stream keeps decrypting throughout */
     if (i % 1000 == 999) {
       len = genuine (a, frame, (guint8) (i / 1000));
-      assert_decrypts (dec, frame, len, (guint8) (i / 1000), 0xA11CE);
+      assert_decrypts (dec, frame, len, (guint8) (i / 1000), KID_A);
       genuine_ok++;
     }
     /* a second genuine stream joins in the middle of the flood */
     if (i == FLOOD / 2) {
-      b = otc_frame_encryptor_new (OTC_CIPHER_SUITE_DEFAULT, 0xB0B, 0);
+      b = otc_frame_encryptor_new (OTC_CIPHER_SUITE_DEFAULT, KID_B, 0);
       fail_unless (otc_frame_encryptor_set_secret_key (b, sk, NULL));
     }
     if (b != NULL && i % 1000 == 500) {
       len = genuine (b, frame, 0xbb);
-      assert_decrypts (dec, frame, len, 0xbb, 0xB0B);
+      assert_decrypts (dec, frame, len, 0xbb, KID_B);
       b_ok++;
     }
     if (i == WARMUP) {
@@ -255,9 +293,9 @@ GST_START_TEST (test_million_kid_flood)
       sizeof (plain), 0, &res);
   fail_unless_equals_int (res.status, OTC_FRAME_REPLAYED);
   len = genuine (a, frame, 0x11);
-  assert_decrypts (dec, frame, len, 0x11, 0xA11CE);
+  assert_decrypts (dec, frame, len, 0x11, KID_A);
   len = genuine (b, frame, 0x22);
-  assert_decrypts (dec, frame, len, 0x22, 0xB0B);
+  assert_decrypts (dec, frame, len, 0x22, KID_B);
 
   otc_frame_encryptor_free (a);
   otc_frame_encryptor_free (b);
@@ -314,6 +352,7 @@ hostile_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_flood_kids_distinct);
   tcase_add_test (tc, test_million_kid_flood);
   tcase_add_test (tc, test_kid_flood_every_suite);
   return s;
