@@ -18,6 +18,17 @@
 #define GST_CAT_DEFAULT otc_router_media_debug
 
 #define REPORT_INTERVAL_MS 1000
+/* From this many direct subscribers of a stream on, the packets are sent
+ * by more than one thread: a key frame is tens of packets that arrive at
+ * once, and sending them to every subscriber in turn on one thread made
+ * the last subscriber wait for all the others (the p99 latency at N = 20,
+ * docs/performance.md). Below it, handing packets over costs more. */
+#define FAN_OUT_SPLIT 8
+/* at most this many threads per stream (the streaming thread included) */
+#define FAN_OUT_MAX_WORKERS 4
+/* packets waiting for a helper; beyond, its subscribers lose them (a
+ * helper that cannot keep up must not grow the router without bound) */
+#define FAN_OUT_MAX_QUEUED 1000
 /* RFC 3550 4: seconds from 1900 to 1970 */
 #define NTP_UNIX_OFFSET G_GUINT64_CONSTANT (2208988800)
 #define CNAME "otc-router"
@@ -33,23 +44,100 @@ otc_router_media_set_subscriber_transport (OtcRouterMedia * media,
 /* ------------------------------------------------------------------------ */
 /* publisher streams: the fan-out */
 
+/* A thread that sends a stream's packets to its share of the direct
+ * subscribers (those whose worker it is). */
+typedef struct
+{
+  OtcPublisherStream *stream;
+  guint worker;
+  GAsyncQueue *queue;           /* GstBuffer (ref); the helper itself: stop */
+  GThread *thread;
+} OtcFanOutHelper;
+
+static void fan_out (OtcPublisherStream * stream, GstBuffer * buffer,
+    guint worker);
+
+static gpointer
+fan_out_helper_run (gpointer data)
+{
+  OtcFanOutHelper *h = data;
+  gpointer item;
+
+  while ((item = g_async_queue_pop (h->queue)) != h) {
+    g_rw_lock_reader_lock (&h->stream->direct_lock);
+    fan_out (h->stream, item, h->worker);
+    g_rw_lock_reader_unlock (&h->stream->direct_lock);
+    gst_buffer_unref (item);
+  }
+  return NULL;
+}
+
+static void
+fan_out_helper_free (OtcFanOutHelper * h)
+{
+  gpointer item;
+
+  g_async_queue_push (h->queue, h);
+  g_thread_join (h->thread);
+  while ((item = g_async_queue_try_pop (h->queue)))
+    gst_buffer_unref (item);
+  g_async_queue_unref (h->queue);
+  g_free (h);
+}
+
 void
 otc_direct_stream_init (OtcPublisherStream * stream)
 {
   g_rw_lock_init (&stream->direct_lock);
   stream->direct_outputs = g_ptr_array_new_with_free_func ((GDestroyNotify)
       otc_media_output_unref);
+  stream->fan_out_helpers = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      fan_out_helper_free);
 }
 
+/* (when the stream's streaming thread is gone) */
 void
 otc_direct_stream_clear (OtcPublisherStream * stream)
 {
+  g_ptr_array_unref (stream->fan_out_helpers);
   g_ptr_array_unref (stream->direct_outputs);
   g_rw_lock_clear (&stream->direct_lock);
 }
 
+/* Context thread, writer lock held: the worker for a new output, a helper
+ * started for it if it is the first of its worker. */
+static guint
+fan_out_assign (OtcPublisherStream * stream)
+{
+  guint workers = CLAMP (g_get_num_processors (), 1, FAN_OUT_MAX_WORKERS);
+  guint w, best = 0;
+
+  if (stream->direct_outputs->len + 1 < FAN_OUT_SPLIT)
+    workers = 1;
+  for (w = 1; w < workers; w++)
+    if (stream->fan_out_load[w] < stream->fan_out_load[best])
+      best = w;
+  while (best > 0 && stream->fan_out_helpers->len < best) {
+    OtcFanOutHelper *h = g_new0 (OtcFanOutHelper, 1);
+    gchar *name = g_strdup_printf ("fan-out-%u",
+        stream->fan_out_helpers->len + 1);
+
+    h->stream = stream;
+    h->worker = stream->fan_out_helpers->len + 1;
+    h->queue = g_async_queue_new ();
+    h->thread = g_thread_new (name, fan_out_helper_run, h);
+    g_free (name);
+    g_ptr_array_add (stream->fan_out_helpers, h);
+    GST_INFO ("leg %s m-line %u: fan-out helper %u started",
+        stream->leg->name, stream->mline, h->worker);
+  }
+  stream->fan_out_load[best]++;
+  return best;
+}
+
+/* Reader lock held: @buffer to the outputs of @worker. */
 static void
-fan_out (OtcPublisherStream * stream, GstBuffer * buffer)
+fan_out (OtcPublisherStream * stream, GstBuffer * buffer, guint worker)
 {
   GstMapInfo map;
   guint i;
@@ -64,7 +152,7 @@ fan_out (OtcPublisherStream * stream, GstBuffer * buffer)
     OtcOutput *out = g_ptr_array_index (stream->direct_outputs, i);
     OtcMediaLeg *leg = out->leg;
 
-    if (!g_atomic_int_get (&leg->connected)
+    if (out->worker != worker || !g_atomic_int_get (&leg->connected)
         || g_atomic_int_get (&out->failed))
       continue;
     if (G_UNLIKELY (!g_atomic_int_get (&out->started)))
@@ -83,6 +171,22 @@ fan_out (OtcPublisherStream * stream, GstBuffer * buffer)
 
 /* The tee's sink pad, streaming thread: every packet of the stream goes to
  * the direct legs, then on to the tee (webrtcbin legs, recordings). */
+static void
+fan_out_all (OtcPublisherStream * stream, GstBuffer * buffer)
+{
+  guint i;
+
+  /* the helpers first: they work while this thread does its share */
+  for (i = 0; i < stream->fan_out_helpers->len; i++) {
+    OtcFanOutHelper *h = g_ptr_array_index (stream->fan_out_helpers, i);
+
+    if (stream->fan_out_load[h->worker] > 0
+        && g_async_queue_length (h->queue) < FAN_OUT_MAX_QUEUED)
+      g_async_queue_push (h->queue, gst_buffer_ref (buffer));
+  }
+  fan_out (stream, buffer, 0);
+}
+
 static GstPadProbeReturn
 fan_out_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -95,9 +199,9 @@ fan_out_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       guint i, n = gst_buffer_list_length (list);
 
       for (i = 0; i < n; i++)
-        fan_out (stream, gst_buffer_list_get (list, i));
+        fan_out_all (stream, gst_buffer_list_get (list, i));
     } else {
-      fan_out (stream, GST_PAD_PROBE_INFO_BUFFER (info));
+      fan_out_all (stream, GST_PAD_PROBE_INFO_BUFFER (info));
     }
   }
   g_rw_lock_reader_unlock (&stream->direct_lock);
@@ -132,6 +236,7 @@ otc_direct_output_link (OtcOutput * out, OtcPublisherStream * stream)
   g_mutex_unlock (&out->leg->direct_lock);
 
   g_rw_lock_writer_lock (&stream->direct_lock);
+  out->worker = fan_out_assign (stream);
   g_ptr_array_add (stream->direct_outputs, otc_media_output_ref (out));
   g_rw_lock_writer_unlock (&stream->direct_lock);
   g_atomic_int_set (&out->linked, 1);
@@ -142,9 +247,13 @@ otc_direct_output_link (OtcOutput * out, OtcPublisherStream * stream)
 void
 otc_direct_output_unlink (OtcOutput * out, OtcPublisherStream * stream)
 {
+  guint worker = out->worker;
+
   g_atomic_int_set (&out->linked, 0);
   g_rw_lock_writer_lock (&stream->direct_lock);
-  g_ptr_array_remove (stream->direct_outputs, out);
+  /* (the caller still holds @out) */
+  if (g_ptr_array_remove (stream->direct_outputs, out))
+    stream->fan_out_load[worker]--;
   g_rw_lock_writer_unlock (&stream->direct_lock);
 }
 

@@ -79,6 +79,10 @@ struct _OtcPublisherStream
    * pad by the streaming thread, which holds the reader lock meanwhile */
   GRWLock direct_lock;
   GPtrArray *direct_outputs;    /* OtcOutput (ref) */
+  /* with many outputs, helper threads send to some of them (the context
+   * thread starts them; they run until the stream is freed) */
+  GPtrArray *fan_out_helpers;   /* OtcFanOutHelper */
+  guint fan_out_load[4];        /* outputs per worker (0: streaming thread) */
 };
 
 /* A forwarding branch from a publisher stream's tee: to a subscriber leg's
@@ -105,6 +109,8 @@ struct _OtcOutput
   guint32 octets;
   guint32 last_rtp_time;
   gint64 last_send;             /* monotonic µs, 0: nothing sent */
+  guint worker;                 /* who sends to it: 0 the stream's streaming
+                                 * thread, i > 0 the stream's helper i */
 };
 
 typedef enum
