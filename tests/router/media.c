@@ -248,6 +248,8 @@ typedef struct
   GPtrArray *router_candidates; /* gchar *: what the router gathered */
   gboolean closed;
   gchar *closed_reason;
+  gboolean no_ice;              /* candidates are not passed on: a peer
+                                 * that answers and never connects */
 
   /* publisher */
   GstElement *venc;
@@ -347,7 +349,7 @@ client_flush_candidates (Client * c)
   Candidate *cand;
 
   while ((cand = g_queue_pop_head (&c->pending))) {
-    if (c->leg)
+    if (c->leg && !c->no_ice)
       otc_media_leg_add_remote_candidate (c->leg, cand->mline, cand->candidate);
     g_free (cand->candidate);
     g_free (cand);
@@ -446,7 +448,8 @@ router_local_candidate (OtcMediaLeg * leg, guint mline,
 
   fail_unless (leg == c->leg);
   g_ptr_array_add (c->router_candidates, g_strdup (candidate));
-  g_signal_emit_by_name (c->webrtc, "add-ice-candidate", mline, candidate);
+  if (!c->no_ice)
+    g_signal_emit_by_name (c->webrtc, "add-ice-candidate", mline, candidate);
 }
 
 static void
@@ -2211,10 +2214,10 @@ GST_START_TEST (test_fan_out_helpers)
   g_mutex_lock (&media->lock);
   video = g_ptr_array_index (pub->leg->streams, 0);
   g_mutex_unlock (&media->lock);
-  g_rw_lock_reader_lock (&video->direct_lock);
+  pthread_rwlock_rdlock (&video->direct_lock);
   helpers = video->fan_out_helpers->len;
   fail_unless_equals_int (video->direct_outputs->len, 10);
-  g_rw_lock_reader_unlock (&video->direct_lock);
+  pthread_rwlock_unlock (&video->direct_lock);
   GST_INFO ("%u fan-out helper(s) on %u processors", helpers,
       g_get_num_processors ());
   if (g_get_num_processors () > 1)
@@ -2246,6 +2249,43 @@ GST_START_TEST (test_fan_out_helpers)
         "encrypted VP8");
   for (i = 0; i < 9; i++)
     client_free (subs[i]);
+  client_free (pub);
+}
+
+GST_END_TEST;
+
+/* A subscriber that answers and never connects: its leg is closed once
+ * the connect timeout is over, and the others carry on. */
+GST_START_TEST (test_direct_connect_timeout)
+{
+  Client *pub, *sub, *silent;
+  Enough enough = { &sub, 1, 10, 10 };
+  gint64 start;
+
+  otc_router_media_set_connect_timeout (media, 2);
+  pub = publisher_new (STREAM, TRUE, TRUE);
+  sub = subscriber_new ("subscriber", STREAM, TRUE);
+  wait_for_media (&enough);
+
+  start = g_get_monotonic_time ();
+  silent = subscriber_new_full ("silent", STREAM, TRUE, FALSE);
+  /* (the router's callbacks run from this context only, later) */
+  silent->no_ice = TRUE;
+  fail_unless (wait_for (client_closed, silent, 10000),
+      "a leg that never connected stayed open");
+  GST_INFO ("closed after %" G_GINT64_FORMAT " ms: %s",
+      (g_get_monotonic_time () - start) / 1000, silent->closed_reason);
+  fail_unless (g_get_monotonic_time () - start >= 2 * G_USEC_PER_SEC);
+  fail_unless (strstr (silent->closed_reason, "no ICE and DTLS connection")
+      != NULL, "%s", silent->closed_reason);
+  fail_unless_equals_int (capture_len (&silent->rtp), 0);
+  enough.video = capture_len (&sub->dec_video) + 10;
+  enough.audio = 0;
+  wait_for_media (&enough);
+  fail_unless_equals_uint64 (stream_stat (STREAM, "subscribers"), 1);
+
+  client_free (silent);
+  client_free (sub);
   client_free (pub);
 }
 
@@ -2291,6 +2331,7 @@ router_media_suite (void)
   tcase_add_test (tc, test_sender_reports);
   tcase_add_test (tc, test_direct_answers);
   tcase_add_test (tc, test_fan_out_helpers);
+  tcase_add_test (tc, test_direct_connect_timeout);
   if (all) {
     tcase_add_test (tc, test_no_plaintext_forwarded);
     tcase_add_test (tc, test_ice_addresses);

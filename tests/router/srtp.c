@@ -9,6 +9,7 @@
 #include <srtp2/srtp.h>
 
 #include "otc-srtp-send.h"
+#include "otc-srtp-transport.h"
 
 static void
 hex_to_bytes (const gchar * hex, guint8 * out, gsize len)
@@ -201,6 +202,55 @@ GST_START_TEST (test_not_rtp)
 
 GST_END_TEST;
 
+/* A peer cannot grow a transport's candidate list without bound, nor
+ * connect with an answer lacking what the transport needs. */
+GST_START_TEST (test_transport_limits)
+{
+  const gchar *addresses[] = { "127.0.0.1", NULL };
+  GMainContext *ctx = g_main_context_new ();
+  OtcDtlsIdentity *id = otc_dtls_identity_new (NULL);
+  OtcSrtpTransport *t;
+  GError *err = NULL;
+  guint i, taken = 0;
+
+  fail_unless (id != NULL);
+  fail_unless (g_str_has_prefix (otc_dtls_identity_get_fingerprint (id),
+          "sha-256 "));
+  t = otc_srtp_transport_new (ctx, addresses, id, NULL, NULL, &err);
+  fail_unless (t != NULL, "%s", err ? err->message : "");
+  fail_if (otc_srtp_transport_is_connected (t));
+  /* nothing protected before the handshake */
+  fail_if (otc_srtp_transport_send_rtp (t, (const guint8 *)
+          "\x80\x60\x00\x01\x00\x00\x00\x01\x00\x00\x00\x02", 12));
+  fail_if (otc_srtp_transport_add_remote_candidate (t, "not a candidate"));
+  for (i = 0; i < 100; i++) {
+    gchar *c = g_strdup_printf ("candidate:%u 1 UDP 2015363327 127.0.0.1 %u "
+        "typ host", i, 10000 + i);
+
+    taken += otc_srtp_transport_add_remote_candidate (t, c);
+    g_free (c);
+  }
+  fail_unless_equals_int (taken, 64);
+  fail_if (otc_srtp_transport_set_remote (t, "ufrag", "pwd", NULL, "active",
+          &err));
+  g_clear_error (&err);
+  fail_if (otc_srtp_transport_set_remote (t, "ufrag", "pwd",
+          "sha-256 AB:CD", "actpass", &err));
+  g_clear_error (&err);
+  fail_unless (otc_srtp_transport_set_remote (t, "ufragufrag",
+          "pwdpwdpwdpwdpwdpwdpwdpwd", "sha-256 AB:CD", "active", &err), "%s",
+      err ? err->message : "");
+  fail_if (otc_srtp_transport_set_remote (t, "u", "p", "sha-256 AB",
+          "active", &err));
+  g_clear_error (&err);
+  otc_srtp_transport_free (t);
+  otc_dtls_identity_unref (id);
+  while (g_main_context_iteration (ctx, FALSE));
+  g_main_context_unref (ctx);
+}
+
+GST_END_TEST;
+
 static Suite *
 router_srtp_suite (void)
 {
@@ -212,6 +262,7 @@ router_srtp_suite (void)
   tcase_add_test (tc, test_key_derivation_vectors);
   tcase_add_test (tc, test_same_as_libsrtp);
   tcase_add_test (tc, test_not_rtp);
+  tcase_add_test (tc, test_transport_limits);
   return s;
 }
 

@@ -41,6 +41,13 @@ otc_router_media_set_subscriber_transport (OtcRouterMedia * media,
   media->subscriber_transport = transport;
 }
 
+void
+otc_router_media_set_connect_timeout (OtcRouterMedia * media, guint seconds)
+{
+  g_return_if_fail (media != NULL);
+  media->connect_timeout_s = seconds;
+}
+
 /* ------------------------------------------------------------------------ */
 /* publisher streams: the fan-out */
 
@@ -64,9 +71,9 @@ fan_out_helper_run (gpointer data)
   gpointer item;
 
   while ((item = g_async_queue_pop (h->queue)) != h) {
-    g_rw_lock_reader_lock (&h->stream->direct_lock);
+    pthread_rwlock_rdlock (&h->stream->direct_lock);
     fan_out (h->stream, item, h->worker);
-    g_rw_lock_reader_unlock (&h->stream->direct_lock);
+    pthread_rwlock_unlock (&h->stream->direct_lock);
     gst_buffer_unref (item);
   }
   return NULL;
@@ -88,7 +95,13 @@ fan_out_helper_free (OtcFanOutHelper * h)
 void
 otc_direct_stream_init (OtcPublisherStream * stream)
 {
-  g_rw_lock_init (&stream->direct_lock);
+  pthread_rwlockattr_t attr;
+
+  pthread_rwlockattr_init (&attr);
+  pthread_rwlockattr_setkind_np (&attr,
+      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init (&stream->direct_lock, &attr);
+  pthread_rwlockattr_destroy (&attr);
   stream->direct_outputs = g_ptr_array_new_with_free_func ((GDestroyNotify)
       otc_media_output_unref);
   stream->fan_out_helpers = g_ptr_array_new_with_free_func ((GDestroyNotify)
@@ -101,7 +114,7 @@ otc_direct_stream_clear (OtcPublisherStream * stream)
 {
   g_ptr_array_unref (stream->fan_out_helpers);
   g_ptr_array_unref (stream->direct_outputs);
-  g_rw_lock_clear (&stream->direct_lock);
+  pthread_rwlock_destroy (&stream->direct_lock);
 }
 
 /* Context thread, writer lock held: the worker for a new output, a helper
@@ -162,6 +175,8 @@ fan_out (OtcPublisherStream * stream, GstBuffer * buffer, guint worker)
       out->packets++;
       out->octets += map.size - 12;
       out->last_rtp_time = GST_READ_UINT32_BE (map.data + 4);
+      /* (the SSRC received, which may differ from the one signalled) */
+      out->ssrc = GST_READ_UINT32_BE (map.data + 8);
       out->last_send = g_get_monotonic_time ();
       g_mutex_unlock (&leg->direct_lock);
     }
@@ -192,7 +207,7 @@ fan_out_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   OtcPublisherStream *stream = user_data;
 
-  g_rw_lock_reader_lock (&stream->direct_lock);
+  pthread_rwlock_rdlock (&stream->direct_lock);
   if (stream->direct_outputs->len > 0) {
     if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
       GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
@@ -204,7 +219,7 @@ fan_out_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       fan_out_all (stream, GST_PAD_PROBE_INFO_BUFFER (info));
     }
   }
-  g_rw_lock_reader_unlock (&stream->direct_lock);
+  pthread_rwlock_unlock (&stream->direct_lock);
   return GST_PAD_PROBE_OK;
 }
 
@@ -235,10 +250,10 @@ otc_direct_output_link (OtcOutput * out, OtcPublisherStream * stream)
   out->ssrc = ssrc;
   g_mutex_unlock (&out->leg->direct_lock);
 
-  g_rw_lock_writer_lock (&stream->direct_lock);
+  pthread_rwlock_wrlock (&stream->direct_lock);
   out->worker = fan_out_assign (stream);
   g_ptr_array_add (stream->direct_outputs, otc_media_output_ref (out));
-  g_rw_lock_writer_unlock (&stream->direct_lock);
+  pthread_rwlock_unlock (&stream->direct_lock);
   g_atomic_int_set (&out->linked, 1);
 }
 
@@ -250,11 +265,11 @@ otc_direct_output_unlink (OtcOutput * out, OtcPublisherStream * stream)
   guint worker = out->worker;
 
   g_atomic_int_set (&out->linked, 0);
-  g_rw_lock_writer_lock (&stream->direct_lock);
+  pthread_rwlock_wrlock (&stream->direct_lock);
   /* (the caller still holds @out) */
   if (g_ptr_array_remove (stream->direct_outputs, out))
     stream->fan_out_load[worker]--;
-  g_rw_lock_writer_unlock (&stream->direct_lock);
+  pthread_rwlock_unlock (&stream->direct_lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -445,6 +460,9 @@ otc_direct_leg_init (OtcMediaLeg * leg, GError ** error)
         "could not make the subscriber's transport");
     return FALSE;
   }
+  if (media->connect_timeout_s > 0)
+    otc_srtp_transport_set_connect_timeout (leg->transport,
+        media->connect_timeout_s);
   leg->report_timer = g_timeout_source_new (REPORT_INTERVAL_MS);
   g_source_set_callback (leg->report_timer, report_cb, leg, NULL);
   g_source_attach (leg->report_timer, media->context);

@@ -268,6 +268,24 @@ leg_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
   }
 }
 
+/* @sdp without its ICE password (it authenticates the leg's checks) */
+static gchar *
+sdp_for_log (const gchar * sdp)
+{
+  gchar **lines = g_strsplit (sdp, "\n", -1);
+  gchar **l, *res;
+
+  for (l = lines; *l; l++) {
+    if (g_str_has_prefix (*l, "a=ice-pwd:")) {
+      g_free (*l);
+      *l = g_strdup ("a=ice-pwd:(not logged)\r");
+    }
+  }
+  res = g_strjoinv ("\n", lines);
+  g_strfreev (lines);
+  return res;
+}
+
 /* ICE only on the configured addresses, UDP only, no STUN/TURN. */
 static gboolean
 webrtc_restrict_ice (OtcRouterMedia * media, GstElement * webrtc,
@@ -1342,7 +1360,12 @@ otc_router_media_publish (OtcRouterMedia * media, const gchar * stream_id,
     goto fail;
   GST_INFO ("leg %s publishes \"%s\" (%u m-lines)", leg->name, stream_id,
       leg->streams->len);
-  GST_LOG ("leg %s answer:\n%s", leg->name, answer);
+  if (gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_LOG) {
+    gchar *shown = sdp_for_log (answer);
+
+    GST_LOG ("leg %s answer:\n%s", leg->name, shown);
+    g_free (shown);
+  }
   leg_dispatch_description (leg, "answer", answer);
   gst_sdp_message_free (filtered);
   return leg;
@@ -1419,7 +1442,12 @@ subscriber_negotiate (OtcMediaLeg * leg, GError ** error)
 made:
   leg->offer_made = TRUE;
   GST_INFO ("leg %s subscribes to \"%s\"", leg->name, leg->stream_id);
-  GST_LOG ("leg %s offer:\n%s", leg->name, offer);
+  if (gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_LOG) {
+    gchar *shown = sdp_for_log (offer);
+
+    GST_LOG ("leg %s offer:\n%s", leg->name, shown);
+    g_free (shown);
+  }
   leg_dispatch_description (leg, "offer", offer);
 
 done:

@@ -11,6 +11,8 @@
  * no state change, link or promise wait happens with it held. */
 #pragma once
 
+#include <pthread.h>
+
 #define GST_USE_UNSTABLE_API
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
@@ -52,6 +54,7 @@ struct _OtcRouterMedia
   /* subscriber legs without webrtcbin (otc-media-direct.c) */
   OtcRouterMediaSubscriberTransport subscriber_transport;
   OtcDtlsIdentity *dtls_identity;       /* made with the first such leg */
+  guint connect_timeout_s;      /* 0: the transport's default */
 };
 
 /* One m-line of a publisher leg. */
@@ -76,8 +79,10 @@ struct _OtcPublisherStream
   guint64 kf_throttled;
 
   /* direct subscriber legs (otc-media-direct.c): fed from the tee's sink
-   * pad by the streaming thread, which holds the reader lock meanwhile */
-  GRWLock direct_lock;
+   * pad by the streaming thread (and helpers), which hold the reader lock
+   * meanwhile; writers (the context thread) are preferred, so that a
+   * steady flow of packets cannot keep a joining subscriber waiting */
+  pthread_rwlock_t direct_lock;
   GPtrArray *direct_outputs;    /* OtcOutput (ref) */
   /* with many outputs, helper threads send to some of them (the context
    * thread starts them; they run until the stream is freed) */

@@ -145,6 +145,10 @@ typedef enum
 
 void otc_router_media_set_subscriber_transport (OtcRouterMedia * media,
     OtcRouterMediaSubscriberTransport transport);
+/* Direct subscriber legs: seconds from the answer to a working connection
+ * before the leg is closed (default 30). */
+void otc_router_media_set_connect_timeout (OtcRouterMedia * media,
+    guint seconds);
 
 /* TRUE for a publisher leg, FALSE for a subscriber leg. */
 gboolean otc_media_leg_is_publisher (OtcMediaLeg * leg);

@@ -24,6 +24,10 @@ GST_DEBUG_CATEGORY_STATIC (otc_srtp_transport_debug);
 #define GST_CAT_DEFAULT otc_srtp_transport_debug
 
 #define DTLS_MTU 1200
+/* remote candidates per transport, and SSRCs whose SRTCP is taken (each
+ * makes state in libnice or libsrtp2: a peer cannot grow it beyond) */
+#define MAX_REMOTE_CANDIDATES 64
+#define MAX_RTCP_SSRCS 4
 /* RFC 5764 4.2: 2 x (16-byte key) + 2 x (14-byte salt), this order */
 #define SRTP_KEY_LEN 16
 #define SRTP_SALT_LEN 14
@@ -60,6 +64,11 @@ struct _OtcSrtpTransport
   gboolean handshake_started;
   gboolean handshake_done;
   GSource *dtls_timer;
+  GSource *connect_timer;
+  guint connect_timeout_s;
+  guint remote_candidates;
+  guint32 rtcp_ssrcs[MAX_RTCP_SSRCS];
+  guint n_rtcp_ssrcs;
   gboolean failed;
 
   /* rtp_out (RTP) and srtp_out (RTCP) are used from any thread: under
@@ -388,6 +397,10 @@ dtls_handshake_done (OtcSrtpTransport * t)
   t->srtp_in = in;
   g_mutex_unlock (&t->lock);
   g_atomic_int_set (&t->connected, 1);
+  if (t->connect_timer) {
+    g_source_destroy (t->connect_timer);
+    g_clear_pointer (&t->connect_timer, g_source_unref);
+  }
   GST_INFO ("transport %p connected (DTLS %s)", t,
       t->dtls_client ? "client" : "server");
   if (t->callbacks.connected)
@@ -482,13 +495,22 @@ on_recv (NiceAgent * agent, guint stream_id, guint component_id, guint len,
     guint8 copy[OTC_SRTP_TRANSPORT_MAX_PACKET];
     int n = len;
     srtp_err_status_t st;
+    guint32 ssrc = GST_READ_UINT32_BE (buf + 4);
+    guint i;
 
+    for (i = 0; i < t->n_rtcp_ssrcs && t->rtcp_ssrcs[i] != ssrc; i++);
+    if (i == MAX_RTCP_SSRCS) {
+      GST_LOG ("transport %p: RTCP from a further SSRC %u ignored", t, ssrc);
+      return;
+    }
     memcpy (copy, buf, len);
     st = srtp_unprotect_rtcp (t->srtp_in, copy, &n);
     if (st != srtp_err_status_ok) {
       GST_LOG ("transport %p: RTCP packet refused by SRTP (%d)", t, st);
       return;
     }
+    if (i == t->n_rtcp_ssrcs)
+      t->rtcp_ssrcs[t->n_rtcp_ssrcs++] = ssrc;
     if (t->callbacks.rtcp)
       t->callbacks.rtcp (t, copy, n, t->user_data);
   }
@@ -566,11 +588,14 @@ otc_srtp_transport_new (GMainContext * context,
   if (callbacks)
     t->callbacks = *callbacks;
   t->user_data = user_data;
+  t->connect_timeout_s = OTC_SRTP_TRANSPORT_CONNECT_TIMEOUT_S;
   t->identity = otc_dtls_identity_ref (identity);
   t->pending_candidates = g_ptr_array_new_with_free_func (g_free);
 
+  /* consent freshness (RFC 7675): a peer that stops answering its checks
+   * fails the transport, instead of being sent to for ever */
   t->agent = nice_agent_new_full (context, NICE_COMPATIBILITY_RFC5245,
-      NICE_AGENT_OPTION_ICE_TRICKLE);
+      NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
   /* the router offers: controlling; UDP host candidates only, no UPnP */
   g_object_set (t->agent, "controlling-mode", TRUE, "upnp", FALSE,
       "ice-tcp", FALSE, NULL);
@@ -640,6 +665,10 @@ otc_srtp_transport_free (OtcSrtpTransport * t)
     g_source_destroy (t->dtls_timer);
     g_source_unref (t->dtls_timer);
   }
+  if (t->connect_timer) {
+    g_source_destroy (t->connect_timer);
+    g_source_unref (t->connect_timer);
+  }
   if (t->ssl) {
     if (t->handshake_done && !t->failed) {
       SSL_shutdown (t->ssl);    /* close_notify: the peer knows at once */
@@ -669,6 +698,12 @@ otc_srtp_transport_free (OtcSrtpTransport * t)
   g_main_context_unref (t->context);
   g_mutex_clear (&t->lock);
   g_free (t);
+}
+
+void
+otc_srtp_transport_set_connect_timeout (OtcSrtpTransport * t, guint seconds)
+{
+  t->connect_timeout_s = MAX (seconds, 1);
 }
 
 const gchar *
@@ -717,13 +752,33 @@ otc_srtp_transport_add_remote_candidate (OtcSrtpTransport * t,
     GST_WARNING ("transport %p: not a candidate: \"%s\"", t, candidate);
     return FALSE;
   }
+  if (t->remote_candidates >= MAX_REMOTE_CANDIDATES) {
+    GST_WARNING ("transport %p: more than %d remote candidates, ignored", t,
+        MAX_REMOTE_CANDIDATES);
+    return FALSE;
+  }
+  t->remote_candidates++;
   if (!t->remote_set) {
-    if (t->pending_candidates->len >= 64)
-      return FALSE;
     g_ptr_array_add (t->pending_candidates, g_strdup (candidate));
     return TRUE;
   }
   return add_candidate_now (t, candidate);
+}
+
+static gboolean
+connect_timeout_cb (gpointer data)
+{
+  OtcSrtpTransport *t = data;
+
+  g_clear_pointer (&t->connect_timer, g_source_unref);
+  if (!g_atomic_int_get (&t->connected)) {
+    gchar *msg = g_strdup_printf ("no ICE and DTLS connection within %u s "
+        "of the answer", t->connect_timeout_s);
+
+    transport_fail (t, msg);
+    g_free (msg);
+  }
+  return G_SOURCE_REMOVE;
 }
 
 /* "sha-256 ab:CD:..." -> "SHA256 AB:CD:..." (NULL if malformed) */
@@ -803,6 +858,9 @@ otc_srtp_transport_set_remote (OtcSrtpTransport * t, const gchar * ufrag,
   else
     SSL_set_accept_state (t->ssl);
   t->remote_set = TRUE;
+  t->connect_timer = g_timeout_source_new_seconds (t->connect_timeout_s);
+  g_source_set_callback (t->connect_timer, connect_timeout_cb, t, NULL);
+  g_source_attach (t->connect_timer, t->context);
   for (i = 0; i < t->pending_candidates->len; i++)
     add_candidate_now (t, g_ptr_array_index (t->pending_candidates, i));
   g_ptr_array_set_size (t->pending_candidates, 0);

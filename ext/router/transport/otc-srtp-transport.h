@@ -54,6 +54,14 @@ OtcSrtpTransport *otc_srtp_transport_new (GMainContext * context,
     GError ** error);
 void otc_srtp_transport_free (OtcSrtpTransport * t);
 
+/* From the answer to a working DTLS-SRTP connection at most this long
+ * (a peer that answered and never connected), then failed. Once
+ * connected, a peer that stops answering ICE consent checks (RFC 7675,
+ * about 30 s) fails it too. */
+#define OTC_SRTP_TRANSPORT_CONNECT_TIMEOUT_S 30
+void otc_srtp_transport_set_connect_timeout (OtcSrtpTransport * t,
+    guint seconds);
+
 /* For the offer: a=ice-ufrag, a=ice-pwd. */
 const gchar *otc_srtp_transport_get_ice_ufrag (OtcSrtpTransport * t);
 const gchar *otc_srtp_transport_get_ice_pwd (OtcSrtpTransport * t);
@@ -65,7 +73,8 @@ gboolean otc_srtp_transport_set_remote (OtcSrtpTransport * t,
     const gchar * ufrag, const gchar * pwd, const gchar * fingerprint,
     const gchar * peer_setup, GError ** error);
 /* "candidate:..." or "a=candidate:..."; kept until set_remote() when it
- * comes first. Returns FALSE (and logs) for a candidate it cannot use. */
+ * comes first. Returns FALSE (and logs) for a candidate it cannot use, and
+ * for any after the 64th. */
 gboolean otc_srtp_transport_add_remote_candidate (OtcSrtpTransport * t,
     const gchar * candidate);
 
