@@ -23,6 +23,7 @@ declare -A files=(
   [token]="ext/router/otc-router-auth.c"
   [rest]="ext/router/otc-router-rest.c ext/router/otc-router-archive.c"
   [ws-frames]="ext/router/otc-router-ws-limit.c"
+  [srtp]="ext/router/transport/otc-srtp-send.c"
 )
 
 profdata=$(command -v llvm-profdata || command -v llvm-profdata-14)
