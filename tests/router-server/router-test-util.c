@@ -462,3 +462,20 @@ test_handmade_jwt (const gchar * header_json, const gchar * claims_json,
   g_free (sig);
   return out;
 }
+
+gint
+test_router_suite_result (gint failed, gint status)
+{
+  if (status == 0)
+    return failed;
+  if (status == -1)
+    g_printerr ("FAILED: the shared otc-router did not exit within 10 s of "
+        "its SIGTERM\n");
+  else if (WIFSIGNALED (status))
+    g_printerr ("FAILED: the shared otc-router was killed by signal %d\n",
+        WTERMSIG (status));
+  else
+    g_printerr ("FAILED: the shared otc-router exited with status %d\n",
+        WEXITSTATUS (status));
+  return 1;
+}

@@ -25,6 +25,11 @@ typedef struct
 TestRouter *test_router_start (const gchar * const *extra_args);
 /* SIGTERM, then waits for the exit (bounded); returns the exit status. */
 gint test_router_stop (TestRouter * r);
+/* The exit code of a test program whose suite had @failed failures and
+ * whose shared router stopped with @status (test_router_stop(), called
+ * from an unchecked teardown, where check would drop a failed check): 1,
+ * with a message, unless the router exited with 0. */
+gint test_router_suite_result (gint failed, gint status);
 
 /* An HS256 JWT over @claims_json with @secret (or alg "none" when @secret
  * is NULL). */

@@ -1858,17 +1858,7 @@ main (int argc, char **argv)
   gint failed;
 
   gst_check_init (&argc, &argv);
+  /* (the suite's teardown sets router_status) */
   failed = gst_check_run_suite (signalling_suite (), "signalling", __FILE__);
-  if (router_status == 0)
-    return failed;
-  if (router_status == -1)
-    g_printerr ("FAILED: the shared otc-router did not exit within 10 s of "
-        "its SIGTERM\n");
-  else if (WIFSIGNALED (router_status))
-    g_printerr ("FAILED: the shared otc-router was killed by signal %d\n",
-        WTERMSIG (router_status));
-  else
-    g_printerr ("FAILED: the shared otc-router exited with status %d\n",
-        WEXITSTATUS (router_status));
-  return 1;
+  return test_router_suite_result (failed, router_status);
 }
