@@ -153,6 +153,8 @@ static void
 fan_out (OtcPublisherStream * stream, GstBuffer * buffer, guint worker)
 {
   GstMapInfo map;
+  guint32 rtp_time, ssrc;
+  gint64 now;
   guint i;
 
   if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
@@ -161,6 +163,11 @@ fan_out (OtcPublisherStream * stream, GstBuffer * buffer, guint worker)
     gst_buffer_unmap (buffer, &map);
     return;
   }
+  /* what the sender reports need, once per packet */
+  rtp_time = GST_READ_UINT32_BE (map.data + 4);
+  /* (the SSRC received, which may differ from the one signalled) */
+  ssrc = GST_READ_UINT32_BE (map.data + 8);
+  now = g_get_monotonic_time ();
   for (i = 0; i < stream->direct_outputs->len; i++) {
     OtcOutput *out = g_ptr_array_index (stream->direct_outputs, i);
     OtcMediaLeg *leg = out->leg;
@@ -174,10 +181,9 @@ fan_out (OtcPublisherStream * stream, GstBuffer * buffer, guint worker)
       g_mutex_lock (&leg->direct_lock);
       out->packets++;
       out->octets += map.size - 12;
-      out->last_rtp_time = GST_READ_UINT32_BE (map.data + 4);
-      /* (the SSRC received, which may differ from the one signalled) */
-      out->ssrc = GST_READ_UINT32_BE (map.data + 8);
-      out->last_send = g_get_monotonic_time ();
+      out->last_rtp_time = rtp_time;
+      out->ssrc = ssrc;
+      out->last_send = now;
       g_mutex_unlock (&leg->direct_lock);
     }
   }
