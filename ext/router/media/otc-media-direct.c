@@ -301,7 +301,7 @@ report_cb (gpointer data)
   for (i = 0; i < leg->outputs->len; i++) {
     OtcOutput *out = g_ptr_array_index (leg->outputs, i);
     guint8 pkt[28 + 8 + 2 + sizeof (CNAME) + 4];
-    guint32 rtp_time, packets, octets;
+    guint32 rtp_time, packets, octets, ssrc;
     gsize sdes_len, len;
 
     g_mutex_lock (&leg->direct_lock);
@@ -313,13 +313,14 @@ report_cb (gpointer data)
         (gint64) out->clock_rate / G_USEC_PER_SEC);
     packets = out->packets;
     octets = out->octets;
+    ssrc = out->ssrc;
     g_mutex_unlock (&leg->direct_lock);
 
     memset (pkt, 0, sizeof pkt);
     pkt[0] = 0x80;              /* V=2, no report blocks */
     pkt[1] = 200;
     GST_WRITE_UINT16_BE (pkt + 2, 6);
-    GST_WRITE_UINT32_BE (pkt + 4, out->ssrc);
+    GST_WRITE_UINT32_BE (pkt + 4, ssrc);
     GST_WRITE_UINT32_BE (pkt + 8, (guint32) ntp_sec);
     GST_WRITE_UINT32_BE (pkt + 12, (guint32) ntp_frac);
     GST_WRITE_UINT32_BE (pkt + 16, rtp_time);
@@ -331,7 +332,7 @@ report_cb (gpointer data)
     pkt[28] = 0x81;
     pkt[29] = 202;
     GST_WRITE_UINT16_BE (pkt + 30, sdes_len / 4 - 1);
-    GST_WRITE_UINT32_BE (pkt + 32, out->ssrc);
+    GST_WRITE_UINT32_BE (pkt + 32, ssrc);
     pkt[36] = 1;
     pkt[37] = strlen (CNAME);
     memcpy (pkt + 38, CNAME, strlen (CNAME));
