@@ -858,7 +858,8 @@ otc_srtp_transport_set_remote (OtcSrtpTransport * t, const gchar * ufrag,
   else
     SSL_set_accept_state (t->ssl);
   t->remote_set = TRUE;
-  t->connect_timer = g_timeout_source_new_seconds (t->connect_timeout_s);
+  /* (not _seconds: that may fire up to a second early) */
+  t->connect_timer = g_timeout_source_new (t->connect_timeout_s * 1000);
   g_source_set_callback (t->connect_timer, connect_timeout_cb, t, NULL);
   g_source_attach (t->connect_timer, t->context);
   for (i = 0; i < t->pending_candidates->len; i++)
